@@ -1,0 +1,47 @@
+"""The errors sourcediff raises on purpose; all derive from `SourceDiffError`."""
+
+
+class SourceDiffError(Exception):
+    """Base of every error sourcediff raises on purpose.
+
+    Where the error concerns user code, the message names the function, its file and line,
+    quotes the offending code and says what to do.
+    """
+
+    def __init__(self, problem, *, function=None, filename=None, line=None, code=None, hint=None):
+        self.problem, self.function, self.filename, self.line = problem, function, filename, line
+        self.code, self.hint = code, hint
+        super().__init__(self._message())
+
+    def _message(self):
+        parts = [self.problem]
+        if self.function is not None:
+            where = f"in {self.function}"
+            if self.filename is not None:
+                where += f" ({self.filename}, line {self.line})"
+            parts.append(where)
+        if self.code:
+            parts.append("    " + self.code.strip())
+        if self.hint:
+            parts.append(self.hint)
+        return "\n".join(parts)
+
+
+class UnsupportedSyntaxError(SourceDiffError):
+    """A construct the transformer cannot differentiate."""
+
+
+class NoRuleError(SourceDiffError):
+    """A callee has neither a registered rule nor Python source to transform."""
+
+
+class SourceUnavailableError(SourceDiffError):
+    """The source of a function to differentiate cannot be read."""
+
+
+class NonScalarOutputError(SourceDiffError):
+    """`gradient` was asked for a function whose output is not a real scalar."""
+
+
+class RuleError(SourceDiffError):
+    """A rule was registered or used incorrectly."""

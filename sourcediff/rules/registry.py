@@ -1,0 +1,222 @@
+"""The rule registry: one plain dict from a function to its `Rule`.
+
+Registration stands next to the rule it registers. Every rule in sourcediff's own tables carries
+sample inputs (its domain), so that one test can check every rule, both modes, against finite
+differences.
+
+    >>> import math
+    >>> y, sin_pullback = rrule(math.sin, 0.0)
+    >>> sin_pullback(1.0)
+    (NO_FIELDS, 1.0)
+"""
+import dataclasses
+import threading
+
+import numpy as np
+
+from .differentials import NO_FIELDS, ZERO, Thunk, extern, is_zero
+from .projection import project
+
+
+@dataclasses.dataclass
+class Rule:
+    """What sourcediff knows about one function."""
+
+    function: object
+    rrule: object = None
+    frule: object = None
+    samples: object = None
+    partials: tuple = None
+    differentiable: bool = True
+
+
+RULES = {}
+_lock = threading.Lock()
+_version = [0]
+
+
+def version():
+    """A number that changes whenever a rule is registered; caches of derivatives compare it."""
+    return _version[0]
+
+
+def lookup(f):
+    """The `Rule` registered for `f`, or None."""
+    try:
+        return RULES.get(f)
+    except TypeError:
+        return None
+
+
+def _entry(f):
+    with _lock:
+        rule = RULES.get(f)
+        if rule is None:
+            rule = RULES[f] = Rule(f)
+        _version[0] += 1
+        return rule
+
+
+def _merge_samples(rule, samples):
+    if samples is not None:
+        rule.samples = samples
+
+
+def register_rrule(f, *, samples=None):
+    """Decorator registering `rule(*args, **kwargs) -> (y, pullback)` as the rrule of `f`.
+
+    `pullback(y_bar)` returns `(∂self, ∂arg1, ...)`: one entry per positional argument, after the
+    differential of the function's own fields (`NO_FIELDS` for a plain function).
+    """
+
+    def register(rule_function):
+        rule = _entry(f)
+        rule.rrule, rule.differentiable = rule_function, True
+        _merge_samples(rule, samples)
+        return rule_function
+
+    return register
+
+
+def register_frule(f, *, samples=None):
+    """Decorator registering `rule(*args, **kwargs) -> (y, pushforward)` as the frule of `f`.
+
+    `pushforward(Δself, Δarg1, ...)` returns the differential of the output.
+    """
+
+    def register(rule_function):
+        rule = _entry(f)
+        rule.frule, rule.differentiable = rule_function, True
+        _merge_samples(rule, samples)
+        return rule_function
+
+    return register
+
+
+def rrule(f, *args, **kwargs):
+    """`(f(*args, **kwargs), pullback)` from the registered rule of `f`, or None if it has none."""
+    rule = lookup(f)
+    if rule is None or rule.rrule is None:
+        return None
+    return rule.rrule(*args, **kwargs)
+
+
+def frule(f, *args, **kwargs):
+    """`(f(*args, **kwargs), pushforward)` from the registered rule of `f`, or None if it has none."""
+    rule = lookup(f)
+    if rule is None or rule.frule is None:
+        return None
+    return rule.frule(*args, **kwargs)
+
+
+def conj(value):
+    """Complex conjugate, leaving real values (and their types) alone."""
+    if isinstance(value, complex) or np.iscomplexobj(value):
+        return np.conj(value)
+    return value
+
+
+def non_differentiable(*functions):
+    """Declare functions whose outputs carry no derivative (`argmax`, `len`, comparisons, ...)."""
+    for f in functions:
+        name = getattr(f, "__name__", "function")
+
+        def nondifferentiable_rrule(*args, _f=f, **kwargs):
+            def no_pullback(y_bar):
+                return (NO_FIELDS,) + (ZERO,) * len(args)
+
+            no_pullback.__name__ = f"{name}_pullback"
+            return _f(*args, **kwargs), no_pullback
+
+        def nondifferentiable_frule(*args, _f=f, **kwargs):
+            def no_pushforward(self_dot, *arg_dots):
+                return ZERO
+
+            no_pushforward.__name__ = f"{name}_pushforward"
+            return _f(*args, **kwargs), no_pushforward
+
+        rule = _entry(f)
+        rule.rrule, rule.frule = nondifferentiable_rrule, nondifferentiable_frule
+        rule.differentiable, rule.samples, rule.partials = False, None, None
+
+
+def scalar_rule(f, *partials, domain=(-2.0, 2.0), samples=None):
+    """Register both modes of an elementwise `f` from its partial derivatives.
+
+    `partials[i](*args, y)` is ∂y/∂args[i] at the inputs `args` and output `y`. The reverse rule
+    follows the conjugating convention (x̄ = conj(∂y/∂x)·ȳ). `domain` is the interval the sample
+    inputs are drawn from (one interval, or one per argument). The transformer inlines the
+    partials as expressions for scalar code.
+
+        scalar_rule(math.tanh, lambda x, y: 1 - y**2)
+    """
+    name = getattr(f, "__name__", "f")
+    arity = len(partials)
+
+    def elementwise_rrule(*args):
+        y = f(*args)
+
+        def elementwise_pullback(y_bar):
+            if is_zero(y_bar):
+                return (NO_FIELDS,) + (ZERO,) * arity
+            if arity == 1:
+                return NO_FIELDS, project(args[0], y_bar * conj(partials[0](*args, y)))
+            return (NO_FIELDS,) + tuple(
+                Thunk(lambda p=p, a=a: project(a, y_bar * conj(p(*args, y))))
+                for p, a in zip(partials, args)
+            )
+
+        elementwise_pullback.__name__ = f"{name}_pullback"
+        return y, elementwise_pullback
+
+    def elementwise_frule(*args):
+        y = f(*args)
+
+        def elementwise_pushforward(self_dot, *arg_dots):
+            y_dot = ZERO
+            for p, a_dot in zip(partials, arg_dots):
+                if not is_zero(a_dot):
+                    y_dot = y_dot + p(*args, y) * extern(a_dot)
+            return y_dot
+
+        elementwise_pushforward.__name__ = f"{name}_pushforward"
+        return y, elementwise_pushforward
+
+    rule = _entry(f)
+    rule.rrule, rule.frule, rule.differentiable = elementwise_rrule, elementwise_frule, True
+    rule.partials = partials
+    rule.samples = samples if samples is not None else ElementwiseDomain(f, arity, domain)
+    return rule
+
+
+@dataclasses.dataclass
+class Sample:
+    """One set of inputs for testing a rule: `f(*args, **kwargs)`."""
+
+    args: tuple
+    kwargs: dict = dataclasses.field(default_factory=dict)
+
+
+class ElementwiseDomain:
+    """Samples for an elementwise rule: scalars, and for NumPy ufuncs arrays with broadcasting."""
+
+    def __init__(self, f, arity, domain):
+        self.f, self.arity = f, arity
+        self.intervals = [domain] * arity if np.isscalar(domain[0]) else list(domain)
+
+    def __call__(self):
+        rng = np.random.default_rng(0)
+        draw = lambda interval, shape: rng.uniform(*interval, size=shape)
+        samples = [Sample(tuple(float(draw(i, ())) for i in self.intervals))]
+        if isinstance(self.f, np.ufunc):
+            samples.append(Sample(tuple(draw(i, (3,)) for i in self.intervals)))
+            if self.arity == 2:
+                samples.append(Sample((draw(self.intervals[0], (2, 3)), float(draw(self.intervals[1], ())))))
+                samples.append(Sample((draw(self.intervals[0], (1, 3)), draw(self.intervals[1], (2, 1)))))
+        return samples
+
+
+def samples_of(rule):
+    """The `Sample`s of a rule (its `samples` may be a list or a callable making one)."""
+    samples = rule.samples() if callable(rule.samples) else rule.samples
+    return [s if isinstance(s, Sample) else Sample(tuple(s)) for s in samples or ()]
