@@ -1,5 +1,11 @@
-"""sourcediff: automatic differentiation of Python and NumPy by source transformation."""
+"""sourcediff: automatic differentiation of Python and NumPy by source transformation.
+
+    >>> import sourcediff as sd
+    >>> sd.gradient(lambda x, y: x * y + y, 2.0, 3.0)
+    (3.0, 3.0)
+"""
 from . import rules, testing
-from .errors import SourceDiffError
+from .api import differentiable, gradient, pullback, refresh, source
+from .errors import NonScalarOutputError, NoRuleError, SourceDiffError, SourceUnavailableError, UnsupportedSyntaxError
 from .rules.differentials import NO_FIELDS, InplaceableThunk, One, Tangent, Thunk, Zero, extern
 from .rules.registry import frule, non_differentiable, register_frule, register_rrule, rrule, scalar_rule

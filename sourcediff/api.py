@@ -1,0 +1,133 @@
+"""The public reverse-mode API: `pullback`, `gradient`, `differentiable`, `source`.
+
+    >>> import math, sourcediff as sd
+    >>> def f(x):
+    ...     return math.sin(x) * x
+    >>> sd.gradient(f, 0.5)  # doctest: +SKIP
+    (0.9182...,)
+"""
+import functools
+import types
+
+import numpy as np
+
+from .errors import NonScalarOutputError, NoRuleError, SourceDiffError
+from .rules.differentials import ZERO, Tangent, extern, is_zero
+from .rules.registry import lookup
+from .transform import pipeline
+
+
+def _name(f):
+    return getattr(f, "__qualname__", None) or type(f).__name__
+
+
+def _raw_pullback(f, args, kwargs):
+    """`(y, pullback)` where the pullback returns (∂self, ∂args..., ∂kwargs...)."""
+    rule = lookup(f)
+    if rule is not None and rule.rrule is not None:
+        y, rule_pullback = rule.rrule(*args, **kwargs)
+        return y, rule_pullback
+    result = pipeline.reverse_call(f, args, kwargs)
+    if result is None:
+        raise NoRuleError(f"{_name(f)} has no derivative rule and no Python source to differentiate",
+                          hint="Register a rule for it with sd.register_rrule, or pass a Python function.")
+    return result
+
+
+def materialize(primal, cotangent):
+    """The user-facing cotangent of `primal`: zeros are spelled out, thunks evaluated."""
+    cotangent = extern(cotangent)
+    if isinstance(primal, (bool, np.bool_, str)) or primal is None:
+        return None
+    if isinstance(primal, (float, int, complex, np.number)):
+        if is_zero(cotangent):
+            return type(primal)(0) if isinstance(primal, (np.floating, np.complexfloating, complex)) else 0.0
+        return cotangent
+    if isinstance(primal, np.ndarray):
+        if primal.dtype.kind not in "fciu":
+            return None
+        if is_zero(cotangent):
+            return np.zeros(primal.shape, dtype=primal.dtype if primal.dtype.kind in "fc" else float)
+        return cotangent
+    if isinstance(primal, (list, tuple)) and not hasattr(primal, "_fields"):
+        entries = [ZERO] * len(primal) if is_zero(cotangent) else list(cotangent)
+        return type(primal)(materialize(p, c) for p, c in zip(primal, entries))
+    if isinstance(primal, dict):
+        entries = {} if is_zero(cotangent) else cotangent
+        return {k: materialize(v, entries.get(k, ZERO)) for k, v in primal.items()}
+    if is_zero(cotangent):
+        return None
+    if isinstance(cotangent, Tangent):
+        return Tangent(cotangent.primal_type, **{k: materialize(getattr(primal, k, None), v) if not is_zero(v) else v
+                                                   for k, v in cotangent.fields.items()})
+    return cotangent
+
+
+def pullback(f, *args, **kwargs):
+    """`(y, back)`: `y = f(*args, **kwargs)` and `back(y_bar)` gives one cotangent per positional argument.
+
+    Keyword arguments are not differentiated. `back` may be called any number of times.
+
+        >>> y, back = pullback(lambda x, y: x * y, 2.0, 3.0)
+        >>> back(1.0)
+        (3.0, 2.0)
+    """
+    y, raw = _raw_pullback(f, args, kwargs)
+    count = len(args)
+
+    def back(y_bar):
+        cotangents = raw(y_bar)
+        return tuple(materialize(a, c) for a, c in zip(args, cotangents[1: 1 + count]))
+
+    back.__name__ = f"{getattr(f, '__name__', 'f')}_pullback"
+    return y, back
+
+
+def _seed(y, f):
+    if isinstance(y, (bool, np.bool_)) or not isinstance(y, (float, int, np.floating, np.integer, np.ndarray)) or \
+            (isinstance(y, np.ndarray) and (y.shape != () or y.dtype.kind not in "fiu")):
+        code = getattr(f, "__code__", None)
+        raise NonScalarOutputError(
+            f"gradient needs a function returning a real scalar, but {_name(f)} returned "
+            f"{type(y).__name__}{' of shape ' + str(y.shape) if isinstance(y, np.ndarray) else ''}",
+            function=_name(f), filename=code.co_filename if code else None, line=code.co_firstlineno if code else None,
+            hint="Reduce the output to a scalar (e.g. with np.sum), or use sd.pullback with a cotangent of the output's shape.")
+    if isinstance(y, (np.floating, np.ndarray)) and np.asarray(y).dtype.kind == "f":
+        return np.asarray(y).dtype.type(1.0)
+    return 1.0
+
+
+def gradient(f, *args, **kwargs):
+    """The gradient of a real-scalar-valued `f`: one entry per positional argument.
+
+        >>> gradient(lambda x: x ** 3, 2.0)
+        (12.0,)
+    """
+    y, back = pullback(f, *args, **kwargs)
+    return back(_seed(y, f))
+
+
+def source(f, mode="reverse"):
+    """The generated derivative code of `f`, exactly as it runs.
+
+    `mode="forward"` (pushforward code) is not available yet; it raises `SourceDiffError`.
+    """
+    if mode != "reverse":
+        raise SourceDiffError(f"mode={mode!r} is not available: sourcediff generates reverse-mode code (mode='reverse')")
+    function = f.__func__ if isinstance(f, types.MethodType) else f
+    if not isinstance(function, types.FunctionType):
+        raise SourceDiffError(f"sd.source needs a Python function, got {_name(f)}")
+    return pipeline.derivative(function).source
+
+
+def differentiable(f):
+    """Mark `f` as differentiable: its derivative is built now (reporting problems early) and cached.
+
+    Calling `f` still runs the original function.
+    """
+    pipeline.derivative(f)
+    f.__sourcediff__ = True
+    return f
+
+
+refresh = pipeline.refresh

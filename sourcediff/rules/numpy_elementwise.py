@@ -1,0 +1,236 @@
+"""Rules for NumPy's elementwise functions: ufuncs, `np.where` and `np.clip`.
+
+Each ufunc is one `scalar_rule` row of partial derivatives (functions of the inputs and the output
+`y`, for scalars and arrays alike). `maximum`/`minimum` give a tie to their first argument.
+Rounding, comparisons, predicates, index functions and array constructors are declared
+non-differentiable.
+
+    >>> import numpy as np
+    >>> from sourcediff.rules.registry import rrule
+    >>> y, multiply_pullback = rrule(np.multiply, np.ones((2, 3)), np.arange(3.0))
+    >>> self_bar, a_bar, b_bar = multiply_pullback(np.ones((2, 3)))
+    >>> extern(b_bar)
+    array([2., 2., 2.])
+"""
+import numpy as np
+
+from .differentials import NO_FIELDS, ZERO, Thunk, extern, is_zero
+from .operators import POSITIVE, power_base_partial, xlogy
+from .projection import project
+from .registry import RULES, Sample, non_differentiable, register_frule, register_rrule, scalar_rule
+
+UNIT = (-0.9, 0.9)
+LN2, LN10 = np.log(2.0), np.log(10.0)
+
+
+def sinc_partial(x, y):
+    """d sinc(x)/dx = (cos(πx) − sinc(x))/x, which tends to 0 at x = 0."""
+    at_zero = np.equal(x, 0)
+    return np.where(at_zero, 0.0, (np.cos(np.pi * x) - y) / np.where(at_zero, 1.0, x))
+
+
+def absolute_partial(x, y):
+    """∂|x|/∂x: sign(x) for real x, conj(x)/|x| for complex x (0 at 0 either way)."""
+    if not np.iscomplexobj(x):
+        return np.sign(x)
+    return np.conj(x) / np.where(y == 0, 1.0, y)
+
+
+def absolute_samples():
+    rng = np.random.default_rng(11)
+    signs = np.array([1.0, -1.0, 1.0, -1.0])
+    return [Sample((-1.25,)), Sample((signs * rng.uniform(0.5, 2.0, 4),)),
+            Sample((rng.uniform(-2, 2, 4) + 1j * rng.uniform(0.5, 2.0, 4),))]
+
+
+def sinc_samples():
+    rng = np.random.default_rng(12)
+    return [Sample((0.7,)), Sample((np.array([0.0, -1.3, 0.4, 2.2]),)), Sample((rng.uniform(-2, 2, (2, 3)),))]
+
+
+scalar_rule(np.exp, lambda x, y: y)
+scalar_rule(np.exp2, lambda x, y: y * LN2)
+scalar_rule(np.expm1, lambda x, y: y + 1)
+scalar_rule(np.log, lambda x, y: 1 / x, domain=POSITIVE)
+scalar_rule(np.log2, lambda x, y: 1 / (x * LN2), domain=POSITIVE)
+scalar_rule(np.log10, lambda x, y: 1 / (x * LN10), domain=POSITIVE)
+scalar_rule(np.log1p, lambda x, y: 1 / (1 + x), domain=(-0.5, 2.0))
+scalar_rule(np.sin, lambda x, y: np.cos(x))
+scalar_rule(np.cos, lambda x, y: -np.sin(x))
+scalar_rule(np.tan, lambda x, y: 1 + y**2, domain=(-1.2, 1.2))
+scalar_rule(np.arcsin, lambda x, y: 1 / np.sqrt(1 - x**2), domain=UNIT)
+scalar_rule(np.arccos, lambda x, y: -1 / np.sqrt(1 - x**2), domain=UNIT)
+scalar_rule(np.arctan, lambda x, y: 1 / (1 + x**2))
+scalar_rule(np.sinh, lambda x, y: np.cosh(x))
+scalar_rule(np.cosh, lambda x, y: np.sinh(x))
+scalar_rule(np.tanh, lambda x, y: 1 - y**2)
+scalar_rule(np.arcsinh, lambda x, y: 1 / np.sqrt(x**2 + 1))
+scalar_rule(np.arccosh, lambda x, y: 1 / np.sqrt(x**2 - 1), domain=(1.5, 3.0))
+scalar_rule(np.arctanh, lambda x, y: 1 / (1 - x**2), domain=UNIT)
+scalar_rule(np.sqrt, lambda x, y: 0.5 / y, domain=POSITIVE)
+scalar_rule(np.cbrt, lambda x, y: 1 / (3 * y**2), domain=POSITIVE)
+scalar_rule(np.square, lambda x, y: 2 * x)
+scalar_rule(np.reciprocal, lambda x, y: -(y**2), domain=POSITIVE)
+scalar_rule(np.negative, lambda x, y: -1.0)
+scalar_rule(np.positive, lambda x, y: 1.0)
+scalar_rule(np.deg2rad, lambda x, y: np.pi / 180)
+scalar_rule(np.radians, lambda x, y: np.pi / 180)
+scalar_rule(np.rad2deg, lambda x, y: 180 / np.pi)
+scalar_rule(np.degrees, lambda x, y: 180 / np.pi)
+scalar_rule(np.sinc, sinc_partial, samples=sinc_samples)
+scalar_rule(np.absolute, absolute_partial, samples=absolute_samples)
+scalar_rule(np.add, lambda a, b, y: 1.0, lambda a, b, y: 1.0)
+scalar_rule(np.subtract, lambda a, b, y: 1.0, lambda a, b, y: -1.0)
+scalar_rule(np.multiply, lambda a, b, y: b, lambda a, b, y: a)
+scalar_rule(np.divide, lambda a, b, y: 1 / b, lambda a, b, y: -y / b, domain=[(-2.0, 2.0), POSITIVE])
+scalar_rule(np.power, power_base_partial, lambda x, p, y: xlogy(y, x), domain=[POSITIVE, (-2.0, 2.0)])
+scalar_rule(np.float_power, power_base_partial, lambda x, p, y: xlogy(y, x), domain=[POSITIVE, (-2.0, 2.0)])
+scalar_rule(np.maximum, lambda a, b, y: 1.0 * (a >= b), lambda a, b, y: 1.0 * (a < b))
+scalar_rule(np.minimum, lambda a, b, y: 1.0 * (a <= b), lambda a, b, y: 1.0 * (a > b))
+scalar_rule(np.arctan2, lambda a, b, y: b / (a**2 + b**2), lambda a, b, y: -a / (a**2 + b**2), domain=[UNIT, POSITIVE])
+scalar_rule(np.hypot, lambda a, b, y: a / y, lambda a, b, y: b / y)
+scalar_rule(np.logaddexp, lambda a, b, y: np.exp(a - y), lambda a, b, y: np.exp(b - y))
+scalar_rule(np.logaddexp2, lambda a, b, y: np.exp2(a - y), lambda a, b, y: np.exp2(b - y))
+
+
+@register_frule(np.absolute)
+def absolute_frule(x):
+    """|z| is not holomorphic: its pushforward is Re(conj(z)·ż)/|z|, which no single partial gives."""
+    y = np.absolute(x)
+
+    def absolute_pushforward(self_dot, x_dot):
+        if is_zero(x_dot):
+            return ZERO
+        return np.real(absolute_partial(x, y) * extern(x_dot))
+
+    return y, absolute_pushforward
+
+
+def add_complex_sample(f):
+    """Also check a holomorphic rule on complex arrays in the right half-plane, clear of branch cuts."""
+    rule = RULES[f]
+    real_samples = rule.samples
+
+    def samples():
+        rng = np.random.default_rng(13)
+        z = tuple(rng.uniform(0.5, 1.5, 3) + 1j * rng.uniform(-1.0, 1.0, 3) for _ in rule.partials)
+        return real_samples() + [Sample(z)]
+
+    rule.samples = samples
+
+
+for holomorphic in (np.exp, np.exp2, np.expm1, np.log, np.log2, np.log10, np.log1p, np.sin, np.cos, np.tan,
+                    np.arctan, np.sinh, np.cosh, np.tanh, np.arcsinh, np.sqrt, np.square, np.reciprocal,
+                    np.negative, np.positive, np.add, np.subtract, np.multiply, np.divide):
+    add_complex_sample(holomorphic)
+
+
+def tangent_or_zeros(dot, primal):
+    """A tangent as an ordinary value, with zeros shaped like `primal` standing for `Zero()`."""
+    return np.zeros_like(primal) if is_zero(dot) else extern(dot)
+
+
+def where_samples():
+    rng = np.random.default_rng(14)
+    condition = np.array([[True, False, True], [False, False, True]])
+    return [Sample((condition, rng.normal(size=(2, 3)), rng.normal(size=(2, 3)))),
+            Sample((condition, rng.normal(size=3).astype(np.float32), 0.5)),
+            Sample((np.array([True, False, True]), rng.normal(size=(2, 1)), rng.normal(size=3)))]
+
+
+@register_rrule(np.where, samples=where_samples)
+def where_rrule(condition, *branches):
+    y = np.where(condition, *branches)
+
+    def where_pullback(y_bar):
+        if is_zero(y_bar) or not branches:
+            return (NO_FIELDS, ZERO) + (ZERO,) * len(branches)
+        y_bar = extern(y_bar)
+        a, b = branches
+        return (NO_FIELDS, ZERO, Thunk(lambda: project(a, np.where(condition, y_bar, 0))),
+                Thunk(lambda: project(b, np.where(condition, 0, y_bar))))
+
+    return y, where_pullback
+
+
+@register_frule(np.where)
+def where_frule(condition, *branches):
+    y = np.where(condition, *branches)
+
+    def where_pushforward(self_dot, condition_dot, *branch_dots):
+        if not branches or all(is_zero(d) for d in branch_dots):
+            return ZERO
+        a_dot, b_dot = map(tangent_or_zeros, branch_dots, branches)
+        return np.where(condition, a_dot, b_dot)
+
+    return y, where_pushforward
+
+
+def clip_bounds(bounds, kwargs):
+    """(lower, upper) of a call to np.clip, given by position or keyword; None where absent."""
+    lower, upper = (tuple(bounds) + (None, None))[:2]
+    lower = kwargs.get("a_min", kwargs.get("min", lower))
+    upper = kwargs.get("a_max", kwargs.get("max", upper))
+    return lower, upper
+
+
+def clip_masks(x, lower, upper):
+    """Where np.clip's output is x, lower and upper; upper wins when lower > upper, as in NumPy."""
+    lower = -np.inf if lower is None else lower
+    upper = np.inf if upper is None else upper
+    to_upper = np.maximum(x, lower) > upper
+    below = np.less(x, lower)
+    return ~to_upper & ~below, ~to_upper & below, to_upper
+
+
+def clip_samples():
+    rng = np.random.default_rng(15)
+    x = np.array([-1.7, -0.3, 0.2, 0.9, 1.6, -0.8])
+    return [Sample((x, -0.5, 0.5)), Sample((x.astype(np.float32), -1.0, None)), Sample((1.4, -1.0, 1.0)),
+            Sample((x.reshape(2, 3), rng.uniform(-1.0, -0.1, 3), rng.uniform(0.1, 1.0, (2, 1)))),
+            Sample((x,), {"a_min": -1.0, "a_max": 1.0})]
+
+
+@register_rrule(np.clip, samples=clip_samples)
+def clip_rrule(x, *bounds, **kwargs):
+    y = np.clip(x, *bounds, **kwargs)
+    lower, upper = clip_bounds(bounds, kwargs)
+    to_x, to_lower, to_upper = clip_masks(x, lower, upper)
+
+    def clip_pullback(y_bar):
+        if is_zero(y_bar):
+            return (NO_FIELDS, ZERO) + (ZERO,) * len(bounds)
+        y_bar = extern(y_bar)
+
+        def share(primal, mask):
+            return ZERO if primal is None else Thunk(lambda: project(primal, np.where(mask, y_bar, 0)))
+
+        return (NO_FIELDS, share(x, to_x), share(lower, to_lower), share(upper, to_upper))[:2 + len(bounds)]
+
+    return y, clip_pullback
+
+
+@register_frule(np.clip)
+def clip_frule(x, *bounds, **kwargs):
+    y = np.clip(x, *bounds, **kwargs)
+    lower, upper = clip_bounds(bounds, kwargs)
+    to_x, to_lower, _ = clip_masks(x, lower, upper)
+
+    def clip_pushforward(self_dot, x_dot, *bound_dots):
+        dots = (x_dot,) + bound_dots + (ZERO,) * (2 - len(bound_dots))
+        if all(is_zero(d) for d in dots):
+            return ZERO
+        x_dot, lower_dot, upper_dot = (0.0 if is_zero(d) else extern(d) for d in dots)
+        return np.where(to_x, x_dot, np.where(to_lower, lower_dot, upper_dot))
+
+    return y, clip_pushforward
+
+
+non_differentiable(
+    np.sign, np.floor, np.ceil, np.round, np.around, np.trunc, np.rint, np.floor_divide,
+    np.greater, np.less, np.equal, np.not_equal, np.greater_equal, np.less_equal,
+    np.logical_and, np.logical_or, np.logical_not, np.logical_xor, np.isnan, np.isinf, np.isfinite,
+    np.argmax, np.argmin, np.argsort, np.nonzero, np.count_nonzero, np.shape, np.ndim, np.size,
+    np.zeros, np.ones, np.empty, np.full, np.arange, np.linspace, np.eye, np.identity,
+    np.zeros_like, np.ones_like, np.empty_like, np.full_like,
+)

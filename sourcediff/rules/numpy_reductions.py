@@ -1,0 +1,328 @@
+"""Rules for NumPy's reductions and `cumsum`, as functions and as ndarray methods.
+
+`np.sum(x, ...)` and `np.ndarray.sum(x, ...)` share one rule, and so do mean, prod, max (with
+`np.amax`), min (with `np.amin`), var, std and cumsum. `axis` may be None, an int, a negative
+int or a tuple, by position or keyword, with `keepdims`; `ddof` for var and std. `out=` and
+`where=` have no rule. At a tie, max and min share the cotangent evenly among the tied entries
+(the pushforward uses the same weights, so both modes stay adjoint). `prod` multiplies the other
+entries rather than dividing by one, so it is exact where entries are zero.
+
+    >>> import numpy as np
+    >>> from sourcediff.rules.registry import rrule
+    >>> y, max_pullback = rrule(np.max, np.array([1.0, 3.0, 3.0]))
+    >>> max_pullback(1.0)[1]
+    array([0. , 0.5, 0.5])
+"""
+import math
+
+import numpy as np
+
+from ..errors import RuleError
+from .differentials import NO_FIELDS, ZERO, extern, is_zero
+from .projection import project
+from .registry import Sample, register_frule, register_rrule
+
+# The parameters NumPy takes by position after the array.
+SUM_PARAMETERS = ("axis", "dtype", "out", "keepdims", "initial", "where")
+MAX_PARAMETERS = ("axis", "out", "keepdims", "initial", "where")
+VAR_PARAMETERS = ("axis", "dtype", "out", "ddof", "keepdims")
+CUMSUM_PARAMETERS = ("axis", "dtype", "out")
+
+
+def reduction(parameters, x, args, kwargs):
+    """`(options by name, reduced axes as non-negative ints, keepdims)` of a call `f(x, *args, **kwargs)`."""
+    given = {**dict(zip(parameters, args)), **kwargs}
+    if given.get("out") is not None or not np.all(given.get("where", True)):
+        raise RuleError("NumPy reductions with out= or where= have no derivative rule",
+                        hint="Compute the reduction without them, e.g. np.sum(np.where(mask, x, 0)).")
+    axis, ndim = given.get("axis"), np.ndim(x)
+    axes = tuple(range(ndim)) if axis is None else tuple(a % ndim for a in np.atleast_1d(axis).tolist())
+    return given, axes, given.get("keepdims", False)
+
+
+def count(x, axes):
+    """How many entries of `x` each output of a reduction over `axes` combines."""
+    return math.prod(np.shape(x)[a] for a in axes)
+
+
+def spread(y_bar, x, axes, keepdims):
+    """An output cotangent broadcast back over the reduced axes: a fresh array shaped like `x`."""
+    y_bar = np.asarray(y_bar) if keepdims else np.expand_dims(y_bar, axes)
+    return np.broadcast_to(y_bar, np.shape(x)).copy()
+
+
+def cotangents(x, x_bar, args):
+    """`(NO_FIELDS, x̄, Zero() for each positional option such as axis)`."""
+    return (NO_FIELDS, project(x, x_bar)) + (ZERO,) * len(args)
+
+
+def samples_for(seed, complex_too=True, **options):
+    """Samples of a reduction: no axis, a positional axis, a negative axis, a tuple with keepdims,
+    a float32 array and a complex one."""
+
+    def samples():
+        rng = np.random.default_rng(seed)
+        x, cube = rng.uniform(-2.0, 2.0, (3, 4)), rng.uniform(-2.0, 2.0, (2, 3, 2))
+        found = [Sample((x,), options), Sample((x, 0), options), Sample((x,), {"axis": -1, **options}),
+                 Sample((cube,), {"axis": (0, 2), "keepdims": True, **options}),
+                 Sample((x.astype(np.float32),), {"axis": 1, **options})]
+        if complex_too:
+            found.append(Sample((x + 1j * rng.uniform(-2.0, 2.0, (3, 4)),), {"axis": 0, **options}))
+        return found
+
+    return samples
+
+
+@register_rrule(np.sum, samples=samples_for(21))
+@register_rrule(np.ndarray.sum, samples=samples_for(21))
+def sum_rrule(x, *args, **kwargs):
+    y = np.sum(x, *args, **kwargs)
+    _, axes, keepdims = reduction(SUM_PARAMETERS, x, args, kwargs)
+
+    def sum_pullback(y_bar):
+        return cotangents(x, ZERO if is_zero(y_bar) else spread(extern(y_bar), x, axes, keepdims), args)
+
+    return y, sum_pullback
+
+
+@register_frule(np.sum)
+@register_frule(np.ndarray.sum)
+def sum_frule(x, *args, **kwargs):
+    y = np.sum(x, *args, **kwargs)
+    _, axes, keepdims = reduction(SUM_PARAMETERS, x, args, kwargs)
+
+    def sum_pushforward(self_dot, x_dot, *option_dots):
+        return ZERO if is_zero(x_dot) else np.sum(extern(x_dot), axis=axes, keepdims=keepdims)
+
+    return y, sum_pushforward
+
+
+@register_rrule(np.mean, samples=samples_for(22))
+@register_rrule(np.ndarray.mean, samples=samples_for(22))
+def mean_rrule(x, *args, **kwargs):
+    y = np.mean(x, *args, **kwargs)
+    _, axes, keepdims = reduction(SUM_PARAMETERS, x, args, kwargs)
+
+    def mean_pullback(y_bar):
+        if is_zero(y_bar):
+            return cotangents(x, ZERO, args)
+        return cotangents(x, spread(extern(y_bar), x, axes, keepdims) / count(x, axes), args)
+
+    return y, mean_pullback
+
+
+@register_frule(np.mean)
+@register_frule(np.ndarray.mean)
+def mean_frule(x, *args, **kwargs):
+    y = np.mean(x, *args, **kwargs)
+    _, axes, keepdims = reduction(SUM_PARAMETERS, x, args, kwargs)
+
+    def mean_pushforward(self_dot, x_dot, *option_dots):
+        return ZERO if is_zero(x_dot) else np.mean(extern(x_dot), axis=axes, keepdims=keepdims)
+
+    return y, mean_pushforward
+
+
+def product_of_others(x, axes):
+    """For each entry, the product of the other entries along `axes` (no division: exact at zeros)."""
+    x = np.asarray(x)
+    order = [a for a in range(x.ndim) if a not in axes] + list(axes)
+    moved = x.transpose(order)
+    rows = moved.reshape(moved.shape[:x.ndim - len(axes)] + (count(x, axes),))
+    ones = np.ones(rows.shape[:-1] + (1,), rows.dtype)
+    before = np.cumprod(np.concatenate([ones, rows], axis=-1), axis=-1)[..., :-1]
+    after = np.cumprod(np.concatenate([ones, rows[..., ::-1]], axis=-1), axis=-1)[..., -2::-1]
+    return (before * after).reshape(moved.shape).transpose(np.argsort(order))
+
+
+def prod_samples():
+    with_zeros = np.array([[0.5, -1.2, 0.0, 1.7], [0.0, 1.1, -0.4, 0.0], [1.3, 0.9, -1.6, 0.8]])
+    return samples_for(23)() + [Sample((with_zeros,)), Sample((with_zeros,), {"axis": 1})]
+
+
+@register_rrule(np.prod, samples=prod_samples)
+@register_rrule(np.ndarray.prod, samples=prod_samples)
+def prod_rrule(x, *args, **kwargs):
+    y = np.prod(x, *args, **kwargs)
+    given, axes, keepdims = reduction(SUM_PARAMETERS, x, args, kwargs)
+
+    def prod_pullback(y_bar):
+        if is_zero(y_bar):
+            return cotangents(x, ZERO, args)
+        others = product_of_others(x, axes) * given.get("initial", 1)
+        return cotangents(x, np.conj(others) * spread(extern(y_bar), x, axes, keepdims), args)
+
+    return y, prod_pullback
+
+
+@register_frule(np.prod)
+@register_frule(np.ndarray.prod)
+def prod_frule(x, *args, **kwargs):
+    y = np.prod(x, *args, **kwargs)
+    given, axes, keepdims = reduction(SUM_PARAMETERS, x, args, kwargs)
+
+    def prod_pushforward(self_dot, x_dot, *option_dots):
+        if is_zero(x_dot):
+            return ZERO
+        others = product_of_others(x, axes) * given.get("initial", 1)
+        return np.sum(others * extern(x_dot), axis=axes, keepdims=keepdims)
+
+    return y, prod_pushforward
+
+
+def extremum_weights(x, y, axes, keepdims):
+    """1 at the entry equal to the extremum `y`, 1/k at each of k tied entries, 0 elsewhere."""
+    hits = np.equal(x, y if keepdims else np.expand_dims(y, axes))
+    return hits / np.maximum(np.sum(hits, axis=axes, keepdims=True), 1)
+
+
+def extremum_rrule(extremum, x, args, kwargs):
+    y = extremum(x, *args, **kwargs)
+    _, axes, keepdims = reduction(MAX_PARAMETERS, x, args, kwargs)
+    weights = extremum_weights(x, y, axes, keepdims)
+
+    def extremum_pullback(y_bar):
+        return cotangents(x, ZERO if is_zero(y_bar) else weights * spread(extern(y_bar), x, axes, keepdims), args)
+
+    return y, extremum_pullback
+
+
+def extremum_frule(extremum, x, args, kwargs):
+    y = extremum(x, *args, **kwargs)
+    _, axes, keepdims = reduction(MAX_PARAMETERS, x, args, kwargs)
+    weights = extremum_weights(x, y, axes, keepdims)
+
+    def extremum_pushforward(self_dot, x_dot, *option_dots):
+        return ZERO if is_zero(x_dot) else np.sum(weights * extern(x_dot), axis=axes, keepdims=keepdims)
+
+    return y, extremum_pushforward
+
+
+@register_rrule(np.max, samples=samples_for(24, complex_too=False))
+@register_rrule(np.amax, samples=samples_for(24, complex_too=False))
+@register_rrule(np.ndarray.max, samples=samples_for(24, complex_too=False))
+def max_rrule(x, *args, **kwargs):
+    return extremum_rrule(np.max, x, args, kwargs)
+
+
+@register_frule(np.max)
+@register_frule(np.amax)
+@register_frule(np.ndarray.max)
+def max_frule(x, *args, **kwargs):
+    return extremum_frule(np.max, x, args, kwargs)
+
+
+@register_rrule(np.min, samples=samples_for(25, complex_too=False))
+@register_rrule(np.amin, samples=samples_for(25, complex_too=False))
+@register_rrule(np.ndarray.min, samples=samples_for(25, complex_too=False))
+def min_rrule(x, *args, **kwargs):
+    return extremum_rrule(np.min, x, args, kwargs)
+
+
+@register_frule(np.min)
+@register_frule(np.amin)
+@register_frule(np.ndarray.min)
+def min_frule(x, *args, **kwargs):
+    return extremum_frule(np.min, x, args, kwargs)
+
+
+def deviations(x, args, kwargs):
+    """`(axes, keepdims, x − mean, degrees of freedom)` of a call to var or std."""
+    given, axes, keepdims = reduction(VAR_PARAMETERS, x, args, kwargs)
+    centered = x - np.mean(x, axis=axes, keepdims=True)
+    return axes, keepdims, centered, count(x, axes) - given.get("ddof", given.get("correction", 0))
+
+
+def variance_samples(seed):
+    return lambda: samples_for(seed)() + samples_for(seed + 1, ddof=1)()
+
+
+@register_rrule(np.var, samples=variance_samples(26))
+@register_rrule(np.ndarray.var, samples=variance_samples(26))
+def var_rrule(x, *args, **kwargs):
+    y = np.var(x, *args, **kwargs)
+    axes, keepdims, centered, dof = deviations(x, args, kwargs)
+
+    def var_pullback(y_bar):
+        if is_zero(y_bar):
+            return cotangents(x, ZERO, args)
+        return cotangents(x, centered * spread(extern(y_bar), x, axes, keepdims) * (2 / dof), args)
+
+    return y, var_pullback
+
+
+@register_frule(np.var)
+@register_frule(np.ndarray.var)
+def var_frule(x, *args, **kwargs):
+    y = np.var(x, *args, **kwargs)
+    axes, keepdims, centered, dof = deviations(x, args, kwargs)
+
+    def var_pushforward(self_dot, x_dot, *option_dots):
+        if is_zero(x_dot):
+            return ZERO
+        return np.sum(np.real(np.conj(centered) * extern(x_dot)), axis=axes, keepdims=keepdims) * (2 / dof)
+
+    return y, var_pushforward
+
+
+@register_rrule(np.std, samples=variance_samples(28))
+@register_rrule(np.ndarray.std, samples=variance_samples(28))
+def std_rrule(x, *args, **kwargs):
+    y = np.std(x, *args, **kwargs)
+    axes, keepdims, centered, dof = deviations(x, args, kwargs)
+
+    def std_pullback(y_bar):
+        if is_zero(y_bar):
+            return cotangents(x, ZERO, args)
+        return cotangents(x, centered * spread(extern(y_bar) / y, x, axes, keepdims) / dof, args)
+
+    return y, std_pullback
+
+
+@register_frule(np.std)
+@register_frule(np.ndarray.std)
+def std_frule(x, *args, **kwargs):
+    y = np.std(x, *args, **kwargs)
+    axes, keepdims, centered, dof = deviations(x, args, kwargs)
+
+    def std_pushforward(self_dot, x_dot, *option_dots):
+        if is_zero(x_dot):
+            return ZERO
+        return np.sum(np.real(np.conj(centered) * extern(x_dot)), axis=axes, keepdims=keepdims) / (dof * y)
+
+    return y, std_pushforward
+
+
+def cumsum_samples():
+    rng = np.random.default_rng(30)
+    x = rng.uniform(-2.0, 2.0, (3, 4))
+    return [Sample((x,)), Sample((x, 0)), Sample((x,), {"axis": -1}), Sample((x[0],)),
+            Sample((x.astype(np.float32),), {"axis": 1}), Sample((x + 1j * x[::-1],), {"axis": 0})]
+
+
+@register_rrule(np.cumsum, samples=cumsum_samples)
+@register_rrule(np.ndarray.cumsum, samples=cumsum_samples)
+def cumsum_rrule(x, *args, **kwargs):
+    y = np.cumsum(x, *args, **kwargs)
+    axis = reduction(CUMSUM_PARAMETERS, x, args, kwargs)[0].get("axis")
+    along = 0 if axis is None else axis
+
+    def cumsum_pullback(y_bar):
+        if is_zero(y_bar):
+            return cotangents(x, ZERO, args)
+        reverse_total = np.flip(np.cumsum(np.flip(extern(y_bar), along), along), along)
+        return cotangents(x, np.reshape(reverse_total, np.shape(x)), args)
+
+    return y, cumsum_pullback
+
+
+@register_frule(np.cumsum)
+@register_frule(np.ndarray.cumsum)
+def cumsum_frule(x, *args, **kwargs):
+    y = np.cumsum(x, *args, **kwargs)
+    axis = reduction(CUMSUM_PARAMETERS, x, args, kwargs)[0].get("axis")
+
+    def cumsum_pushforward(self_dot, x_dot, *option_dots):
+        return ZERO if is_zero(x_dot) else np.cumsum(extern(x_dot), axis=axis)
+
+    return y, cumsum_pushforward

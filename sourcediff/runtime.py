@@ -1,0 +1,186 @@
+"""The helpers that generated derivative code calls.
+
+Generated code names these directly (they are bound when the code is compiled), so each one is
+small, fast in the common case, and never mutates a cotangent it did not create.
+"""
+import copy
+import inspect
+import sys
+import types
+
+import numpy as np
+
+from .errors import NoRuleError
+from .rules.differentials import ZERO, Tangent, Thunk, accumulate, extern, is_zero
+from .rules.projection import project
+from .rules.registry import lookup, rrule
+
+__all__ = ["ZERO", "rrule", "accumulate", "project", "add_at_index", "index_cotangent", "zero_at_index", "attribute_cotangent",
+           "component", "pop_cotangent", "copy_for_write", "as_sequence", "call", "call_method"]
+
+
+def _zeros_like(primal):
+    if isinstance(primal, np.ndarray):
+        return np.zeros(primal.shape, dtype=primal.dtype if primal.dtype.kind in "fc" else float)
+    if isinstance(primal, (list, tuple)):
+        return [ZERO] * len(primal)
+    if isinstance(primal, dict):
+        return {}
+    raise TypeError(f"cannot index a cotangent of {type(primal).__name__}")
+
+
+def add_at_index(cotangent, primal, index, value):
+    """The cotangent of `primal` plus `value` at `primal[index]` (a new object; inputs untouched)."""
+    if is_zero(value):
+        return cotangent
+    value = extern(value)
+    if isinstance(primal, dict):
+        result = dict(cotangent) if isinstance(cotangent, dict) else {}
+        result[index] = accumulate(result.get(index), value)
+        return result
+    if isinstance(primal, (list, tuple)):
+        result = list(cotangent) if isinstance(cotangent, (list, tuple)) else [ZERO] * len(primal)
+        if isinstance(index, slice):
+            for position, item in zip(range(*index.indices(len(primal))), value):
+                result[position] = accumulate(result[position], item)
+        else:
+            result[index] = accumulate(result[index], value)
+        return tuple(result) if isinstance(primal, tuple) else result
+    primal = np.asarray(primal)
+    result = _zeros_like(primal) if is_zero(cotangent) else np.array(extern(cotangent), dtype=_zeros_like(primal).dtype)
+    np.add.at(result, index, value)
+    return result
+
+
+def index_cotangent(cotangent, index):
+    """`cotangent[index]`, zero where the cotangent is zero or has no entry."""
+    if is_zero(cotangent):
+        return ZERO
+    cotangent = extern(cotangent)
+    if isinstance(cotangent, dict):
+        return cotangent.get(index, ZERO)
+    return cotangent[index]
+
+
+def zero_at_index(cotangent, primal, index):
+    """The cotangent with its entries at `index` set to zero (a new object)."""
+    if is_zero(cotangent):
+        return ZERO
+    cotangent = extern(cotangent)
+    if isinstance(cotangent, dict):
+        result = dict(cotangent)
+        result.pop(index, None)
+        return result
+    if isinstance(cotangent, (list, tuple)):
+        result = list(cotangent)
+        if isinstance(index, slice):
+            for position in range(*index.indices(len(result))):
+                result[position] = ZERO
+        else:
+            result[index] = ZERO
+        return type(cotangent)(result)
+    result = np.array(cotangent)
+    result[index] = 0
+    return result
+
+
+def attribute_cotangent(primal, attribute, value):
+    """The cotangent of `primal` given the cotangent `value` of `primal.<attribute>`."""
+    if is_zero(value):
+        return ZERO
+    if isinstance(primal, (np.ndarray, np.generic)):
+        from .rules.numpy_shapes import ARRAY_PROPERTIES
+
+        rule = lookup(ARRAY_PROPERTIES[attribute])
+        _, pullback = rule.rrule(primal)
+        return pullback(value)[1]
+    return Tangent(type(primal), **{attribute: value})
+
+
+def component(cotangent, key):
+    """Entry `key` of a structural cotangent (a tuple, list or dict), zero when absent."""
+    if is_zero(cotangent):
+        return ZERO
+    if isinstance(cotangent, Thunk):
+        cotangent = cotangent.value()
+    if isinstance(cotangent, dict):
+        return cotangent.get(key, ZERO)
+    if isinstance(cotangent, Tangent):
+        return getattr(cotangent, key)
+    return cotangent[key]
+
+
+def pop_cotangent(cotangent):
+    """Split the cotangent of a list into (the rest, the cotangent of its last item)."""
+    if is_zero(cotangent):
+        return ZERO, ZERO
+    cotangent = extern(cotangent)
+    return list(cotangent[:-1]), cotangent[-1]
+
+
+def copy_for_write(value):
+    """A copy of an array, list or dict about to be written in place, so earlier readers keep theirs."""
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, (list, dict)):
+        return copy.copy(value)
+    return value
+
+
+def as_sequence(iterable):
+    """Something indexable holding the items a for loop over `iterable` visits."""
+    if isinstance(iterable, (list, tuple, np.ndarray, range)):
+        return iterable
+    return list(iterable)
+
+
+def _no_rule(function, depth=2):
+    frame = sys._getframe(depth)
+    name = getattr(function, "__qualname__", repr(function))
+    return NoRuleError(
+        f"{name} has no derivative rule and no Python source to differentiate",
+        function=frame.f_code.co_name.removesuffix("_forward"), filename=frame.f_code.co_filename, line=frame.f_lineno,
+        hint=f"Register a rule for it with @sd.register_rrule({getattr(function, '__name__', 'f')}) "
+             "or mark it with sd.non_differentiable.",
+    )
+
+
+def call(function, *args, **kwargs):
+    """`(function(*args, **kwargs), pullback)`; the pullback returns (∂self, ∂args..., ∂kwarg values...)."""
+    rule = lookup(function)
+    if rule is not None and rule.rrule is not None:
+        y, rule_pullback = rule.rrule(*args, **kwargs)
+        if not kwargs:
+            return y, rule_pullback
+        padding = (ZERO,) * len(kwargs)
+
+        def rule_with_keywords_pullback(y_bar):
+            return tuple(rule_pullback(y_bar)) + padding
+
+        return y, rule_with_keywords_pullback
+    from .transform.pipeline import reverse_call
+
+    result = reverse_call(function, args, kwargs)
+    if result is None:
+        raise _no_rule(function)
+    return result
+
+
+def call_method(receiver, method, *args, **kwargs):
+    """`receiver.method(*args, **kwargs)` with a pullback returning (∂receiver, ∂args..., ∂kwarg values...)."""
+    static = inspect.getattr_static(type(receiver), method, None)
+    if static is None or isinstance(static, (staticmethod, classmethod)) or isinstance(receiver, (type, types.ModuleType)):
+        y, bound_pullback = call(getattr(receiver, method), *args, **kwargs)
+
+        def bound_method_pullback(y_bar):
+            return (ZERO,) + tuple(bound_pullback(y_bar)[1:])
+
+        return y, bound_method_pullback
+    function = getattr(type(receiver), method)
+    y, method_pullback = call(function, receiver, *args, **kwargs)
+
+    def method_call_pullback(y_bar):
+        cotangents = method_pullback(y_bar)
+        return tuple(cotangents[1:])
+
+    return y, method_call_pullback

@@ -1,0 +1,347 @@
+"""The pipeline: the passes in order, compilation of the generated module, and the cache.
+
+    parse_function -> desugar -> lower_jumps -> normalize -> activity, scalars -> reverse -> compile
+
+A derivative is specialised on which inputs are real scalars (their operations are inlined) and
+cached per code object; a cache hit costs a dict lookup. Registering a rule changes the registry
+version, which makes cached derivatives rebuild on their next use.
+"""
+import ast
+import dataclasses
+import operator
+import re
+import threading
+import types
+
+import gast
+import numpy as np
+
+from .. import runtime
+from ..errors import NoRuleError
+from ..rules import registry
+from .activity import activity
+from .desugar import desugar
+from .lower_jumps import lower_jumps
+from .normalize import global_path, normalize
+from .reverse import OPERATORS, Callee, ReverseGenerator
+from .scalars import scalars
+from .source import parse_function
+from .syntax import Namer, names_in, source
+from .templates import partial_templates
+
+SCALAR_TYPES = (float, int, np.float64)
+SCALAR_BUILTINS = {abs, float, int, len, round, min, max, pow}
+BUILTIN_NAMES = set(dir(__builtins__)) if isinstance(__builtins__, dict) is False else set(__builtins__)
+
+
+@dataclasses.dataclass
+class Derivative:
+    """A compiled reverse-mode derivative: `forward(*inputs) -> (y, state)`, `pullback(state, y_bar)`."""
+
+    forward: object
+    pullback: object
+    source: str
+    inputs: list
+    free_names: list
+    version: int
+
+
+def stages(function, scalar_inputs=frozenset()):
+    """Run the passes on `function`, returning each stage's output (for `dump --stage`)."""
+    node, origin = parse_function(function)
+    free = list(function.__code__.co_freevars)
+    namer = Namer(names_in(node) | BUILTIN_NAMES | set(free) | set(function.__globals__))
+    result = {"parse": source(node)}
+    node = desugar(node, origin)
+    result["desugar"] = source(node)
+    node = lower_jumps(node, namer)
+    result["lower_jumps"] = source(node)
+    node = normalize(node, origin, namer, free)
+    result["normalize"] = source(node)
+    return node, origin, namer, free, result
+
+
+class Resolver:
+    """Decides how each call site is differentiated, from what its callee is at transform time."""
+
+    def __init__(self, function, local_names):
+        self.globals = function.__globals__
+        self.builtins = self.globals.get("__builtins__", __builtins__)
+        if isinstance(self.builtins, types.ModuleType):
+            self.builtins = vars(self.builtins)
+        self.local_names = local_names
+
+    def value_of(self, node):
+        if isinstance(node, gast.Name) and node.id not in self.local_names:
+            if node.id in self.globals:
+                return True, self.globals[node.id]
+            if node.id in self.builtins:
+                return True, self.builtins[node.id]
+            return False, None
+        path = global_path(node, self.local_names)
+        if path is None:
+            return False, None
+        found, value = self.value_of(gast.Name(id=path[0], ctx=gast.Load(), annotation=None, type_comment=None))
+        for part in path[1:]:
+            if not found or not hasattr(value, part):
+                return False, None
+            value = getattr(value, part)
+        return found, value
+
+    def classify(self, node, scalar_names):
+        if isinstance(node, (gast.BinOp, gast.UnaryOp)):
+            function = getattr(operator, OPERATORS.get(type(node.op), "invert"))
+            operands = [node.left, node.right] if isinstance(node, gast.BinOp) else [node.operand]
+            return self.from_function(function, f"operator.{function.__name__}", operands, [], scalar_names)
+        func = node.func
+        if isinstance(func, gast.Attribute) and global_path(func, self.local_names) is None:
+            if func.attr == "append":
+                return Callee("append")
+            return Callee("method")
+        found, function = self.value_of(func)
+        if not found:
+            return Callee("call", function_text=source(func))
+        return self.from_function(function, source(func), node.args, node.keywords, scalar_names)
+
+    def from_function(self, function, text, arguments, keywords, scalar_names):
+        rule = registry.lookup(function)
+        if rule is not None and not rule.differentiable:
+            return Callee("inactive", rule)
+        if rule is not None and rule.rrule is not None:
+            all_scalar = all(_is_scalar_atom(a, scalar_names) for a in arguments) and not keywords
+            if all_scalar and rule.partials and len(rule.partials) == len(arguments):
+                templates = partial_templates(rule)
+                if templates is not None:
+                    return Callee("inline", rule, text, templates)
+            return Callee("rule", rule, text)
+        return Callee("call", function_text=text)
+
+    def is_differentiable_call(self, node):
+        return self.classify(node, set()).kind != "inactive"
+
+    def is_scalar_call(self, node):
+        found, function = self.value_of(node.func)
+        if not found:
+            return False
+        rule = registry.lookup(function)
+        return function in SCALAR_BUILTINS if _hashable(function) and function in SCALAR_BUILTINS else \
+            (rule is not None and rule.partials is not None and getattr(function, "__module__", None) == "math")
+
+
+def _hashable(value):
+    try:
+        hash(value)
+        return True
+    except TypeError:
+        return False
+
+
+def _is_scalar_atom(node, scalar_names):
+    if isinstance(node, gast.Constant):
+        return type(node.value) in (int, float)
+    if isinstance(node, gast.UnaryOp) and isinstance(node.operand, gast.Constant):
+        return type(node.operand.value) in (int, float)
+    return isinstance(node, gast.Name) and node.id in scalar_names
+
+
+def build(function, scalar_inputs):
+    """Transform and compile the reverse-mode derivative of `function`."""
+    node, origin, namer, free, _ = stages(function, scalar_inputs)
+    arguments = node.args
+    parameters = [a.id for a in arguments.posonlyargs + arguments.args]
+    parameters += [arguments.vararg.id] if arguments.vararg else []
+    parameters += [a.id for a in arguments.kwonlyargs]
+    parameters += [arguments.kwarg.id] if arguments.kwarg else []
+    inputs = free + parameters
+    local_names = set(inputs) | {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
+    resolver = Resolver(function, local_names)
+    active = activity(node, inputs, resolver.is_differentiable_call)
+    scalar_names = scalars(node, scalar_inputs, resolver.is_scalar_call)
+    bindings = {}
+    user_names = names_in(node) | set(function.__globals__)
+
+    def bind(name, value):
+        for bound_name, bound_value in bindings.items():
+            if bound_value is value and (bound_name == name or bound_name.startswith(name + "_")):
+                return bound_name
+        if name in user_names and function.__globals__.get(name) is value:
+            return name
+        bound_name = namer.fresh(name) if name in user_names or name in bindings else name
+        namer.taken.add(bound_name)
+        bindings[bound_name] = value
+        return bound_name
+
+    generator = ReverseGenerator(node, origin, namer, active, scalar_names, resolver.classify, inputs, bind, free)
+    generator.sd = bind("sd", runtime)
+    operator_name = bind("operator", operator)
+    name = node.name if node.name != "lambda" else "lambda_"
+    text = generator.generate(name)
+    if operator_name != "operator":
+        text = re.sub(r"\boperator\.", operator_name + ".", text)
+    factory = f"def sourcediff_derivative({', '.join(bindings)}):\n"
+    body = "".join("    " + line + "\n" if line else "\n" for line in text.splitlines())
+    module_text = factory + body + f"    return {name}_forward, {name}_pullback\n"
+    forward, pullback = _compile(module_text, origin, bindings, function, free)
+    return Derivative(forward, pullback, module_text, inputs, free, registry.version())
+
+
+def _line_map(text, default):
+    mapping, current = {}, default
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = re.match(r"\s*# line (\d+):", line)
+        if match:
+            current = int(match.group(1))
+        mapping[number] = current
+    return mapping
+
+
+def _compile(module_text, origin, bindings, function, free):
+    tree = ast.parse(module_text)
+    mapping = _line_map(module_text, origin.first_line)
+    for node in ast.walk(tree):
+        if hasattr(node, "lineno"):
+            node.lineno = mapping.get(node.lineno, origin.first_line)
+            node.end_lineno = node.lineno
+    code = compile(tree, origin.filename, "exec")
+    namespace = {}
+    exec(code, namespace)
+    forward, pullback = namespace["sourcediff_derivative"](*bindings.values())
+    forward = types.FunctionType(forward.__code__, function.__globals__, forward.__name__, None, forward.__closure__)
+    pullback = types.FunctionType(pullback.__code__, function.__globals__, pullback.__name__, None, pullback.__closure__)
+    if function.__defaults__:
+        forward.__defaults__ = function.__defaults__
+    if function.__kwdefaults__:
+        forward.__kwdefaults__ = dict(function.__kwdefaults__)
+    return forward, pullback
+
+
+_cache = {}
+_lock = threading.RLock()
+
+
+def derivative(function, scalar_inputs=frozenset()):
+    """The cached reverse-mode `Derivative` of a Python function, specialised on its scalar inputs."""
+    key = (function.__code__, scalar_inputs)
+    entry = _cache.get(key)
+    if entry is not None and entry.version == registry.version():
+        return entry
+    with _lock:
+        entry = _cache.get(key)
+        if entry is None or entry.version != registry.version():
+            entry = _cache[key] = build(function, scalar_inputs)
+        return entry
+
+
+def refresh():
+    """Forget every cached derivative (they are rebuilt on next use)."""
+    with _lock:
+        _cache.clear()
+
+
+def scalar_inputs_of(function, args):
+    code = function.__code__
+    names = code.co_varnames[: code.co_argcount]
+    found = {n for n, a in zip(names, args) if type(a) in SCALAR_TYPES}
+    if code.co_freevars and function.__closure__:
+        found |= {n for n, cell in zip(code.co_freevars, function.__closure__) if type(_cell_value(cell)) in SCALAR_TYPES}
+    return frozenset(found)
+
+
+def _cell_value(cell):
+    try:
+        return cell.cell_contents
+    except ValueError:
+        return None
+
+
+def run_forward(function, args, kwargs):
+    """Run the derivative's forward for a call; returns (derivative, y, state, cell values)."""
+    entry = derivative(function, scalar_inputs_of(function, args))
+    cells = [_cell_value(c) for c in function.__closure__] if entry.free_names else []
+    y, state = entry.forward(*cells, *args, **kwargs)
+    return entry, y, state, cells
+
+
+def reverse_call(function, args, kwargs):
+    """`(y, pullback)` for calling a transformable callable, or None if it cannot be transformed.
+
+    The pullback returns (∂self, ∂args..., ∂kwarg values...), as `runtime.call` promises.
+    """
+    if isinstance(function, types.MethodType):
+        y, pullback = reverse_call(function.__func__, (function.__self__,) + tuple(args), kwargs)
+
+        def bound_method_pullback(y_bar):
+            cotangents = pullback(y_bar)
+            return (cotangents[1],) + tuple(cotangents[2:])
+
+        return y, bound_method_pullback
+    if isinstance(function, type):
+        return _construct(function, args, kwargs)
+    if not isinstance(function, types.FunctionType):
+        call_method = getattr(type(function), "__call__", None)
+        if isinstance(call_method, types.FunctionType):
+            return reverse_call(call_method, (function,) + tuple(args), kwargs) if False else _callable_object(function, call_method, args, kwargs)
+        return None
+    entry, y, state, cells = run_forward(function, args, kwargs)
+    return y, _pullback_for_call(entry, state, function, len(args), list(kwargs))
+
+
+def _callable_object(instance, call_method, args, kwargs):
+    y, pullback = reverse_call(call_method, (instance,) + tuple(args), kwargs)
+
+    def callable_object_pullback(y_bar):
+        cotangents = pullback(y_bar)
+        return tuple(cotangents[1:])
+
+    return y, callable_object_pullback
+
+
+def _pullback_for_call(entry, state, function, positional_count, keyword_names):
+    from ..rules.differentials import NO_FIELDS, ZERO, Tangent
+
+    code = function.__code__
+    free_count = len(entry.free_names)
+    named = list(code.co_varnames[: code.co_argcount])
+    has_varargs = bool(code.co_flags & 0x04)
+    kwonly = list(code.co_varnames[code.co_argcount: code.co_argcount + code.co_kwonlyargcount])
+    parameters = entry.inputs[free_count:]
+
+    def function_pullback(y_bar):
+        cotangents = entry.pullback(state, y_bar)
+        free_cotangents, by_parameter = cotangents[:free_count], dict(zip(parameters, cotangents[free_count:]))
+        self_cotangent = Tangent(function.__class__, **dict(zip(entry.free_names, free_cotangents))) if free_count else NO_FIELDS
+        result = [self_cotangent]
+        varargs = by_parameter.get(parameters[len(named)]) if has_varargs else None
+        for position in range(positional_count):
+            if position < len(named):
+                result.append(by_parameter[named[position]])
+            else:
+                result.append(runtime.component(varargs, position - len(named)))
+        varkw = by_parameter.get(parameters[-1]) if code.co_flags & 0x08 else None
+        for keyword in keyword_names:
+            result.append(by_parameter[keyword] if keyword in by_parameter and (keyword in named or keyword in kwonly)
+                          else runtime.component(varkw, keyword))
+        return tuple(result)
+
+    function_pullback.__name__ = f"{function.__name__}_pullback"
+    return function_pullback
+
+
+def _construct(cls, args, kwargs):
+    """Constructing a namedtuple or dataclass: the cotangent of each argument is its field's."""
+    from ..rules.differentials import NO_FIELDS
+
+    if issubclass(cls, tuple) and hasattr(cls, "_fields"):
+        fields = list(cls._fields)
+    elif dataclasses.is_dataclass(cls):
+        fields = [f.name for f in dataclasses.fields(cls) if f.init]
+    else:
+        return None
+    y = cls(*args, **kwargs)
+    names = fields[: len(args)] + list(kwargs)
+
+    def constructor_pullback(y_bar):
+        return (NO_FIELDS,) + tuple(runtime.component(y_bar, n) if not isinstance(y_bar, tuple) or hasattr(y_bar, "fields")
+                                    else y_bar[fields.index(n)] for n in names)
+
+    return y, constructor_pullback

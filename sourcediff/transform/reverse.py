@@ -1,0 +1,715 @@
+"""reverse: generate the forward function (primal plus saved state) and the pullback, as source.
+
+Input: a normalised function with its analyses. Output: the text of two functions,
+
+    def f_forward(<the user's parameters>):   # runs the primal, returns (result, state)
+    def f_pullback(state, result_bar):        # returns one cotangent per input
+
+Guarantees:
+- only active statements get derivative code; inactive ones run as written in the forward;
+- scalar operations get their partial derivatives inlined as arithmetic; other operations call
+  their rule (`sd.rrule(np.sin, x)`) or a transformed callee (`sd.call(g, x)`), keeping the pullback;
+- a value the pullback reads that is overwritten later is pushed on a stack named after it
+  (`x_stack`) before being overwritten and popped back at the same point of the pullback;
+  branch decisions and loop trip counts are recorded the same way;
+- arrays and lists written in place are copied first when an earlier operation captured them,
+  so rules and the caller keep the values they saw;
+- a cotangent known to be zero is assigned rather than added to, and never materialised.
+"""
+import gast
+
+from .normalize import global_path
+from .syntax import loaded_names, source, stored_names
+from .templates import free_names
+
+OPERATORS = {
+    gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "truediv", gast.FloorDiv: "floordiv", gast.Mod: "mod",
+    gast.Pow: "pow", gast.MatMult: "matmul", gast.USub: "neg", gast.UAdd: "pos",
+}
+
+
+class Callee:
+    """How a call site is differentiated: `kind` is inline, rule, call, method, append or inactive."""
+
+    def __init__(self, kind, rule=None, function_text=None, templates=None):
+        self.kind, self.rule, self.function_text, self.templates = kind, rule, function_text, templates
+
+
+class Lines:
+    def __init__(self):
+        self.lines = []
+
+    def add(self, depth, text):
+        self.lines.append("    " * depth + text)
+
+    def extend(self, other):
+        self.lines.extend(other.lines)
+
+
+class ReverseGenerator:
+    def __init__(self, function, origin, namer, active, scalar_names, classify, inputs, bind, free=()):
+        self.free = list(free)
+        self.function, self.origin, self.namer = function, origin, namer
+        self.active, self.scalar_names, self.classify, self.inputs = active, scalar_names, classify, inputs
+        self.bind = bind
+        self.bars, self.stacks = {}, {}
+        self.assign_counts = _assignment_counts(function, inputs)
+        self.result = function.body[-1].value.id
+        self.synthetic = {}
+
+    # Names
+
+    def bar(self, name):
+        if name not in self.bars:
+            self.bars[name] = self.namer.fresh(name + "_bar")
+        return self.bars[name]
+
+    def stack(self, name):
+        if name not in self.stacks:
+            self.stacks[name] = self.namer.fresh(name + "_stack")
+        return self.stacks[name]
+
+    def read(self, node):
+        """Text of an atom read by the pullback, recording the names it needs from the forward."""
+        for identifier in loaded_names(node) if not isinstance(node, str) else [node]:
+            if identifier not in self.reads_order and self.is_local(identifier):
+                self.reads_order.append(identifier)
+        return node if isinstance(node, str) else source(node)
+
+    def is_local(self, identifier):
+        return identifier in self.local_names
+
+    def is_active(self, node):
+        return isinstance(node, gast.Name) and node.id in self.active
+
+    # Driver
+
+    def generate(self, name):
+        self.local_names = self.inputs_set | stored_names(self.function) | set(self.synthetic_names())
+        self.restored = set()
+        self.emit_all()
+        multi = {n for n, count in self.assign_counts.items() if count > 1}
+        self.restored = set(self.reads_order) & multi
+        self.namer_state = set(self.namer.taken)
+        return self.emit_all(name)
+
+    @property
+    def inputs_set(self):
+        return set(self.inputs)
+
+    def synthetic_names(self):
+        return []
+
+    def emit_all(self, name="f"):
+        self.reads_order, self.needs_init, self.loop_depth = [], set(), 0
+        self.captured = set(self.inputs)
+        self.synthetic_counter = 0
+        body = self.forward_block(self.function.body[:-1], 1)
+        zero = {self.bar(n) for n in self.all_bars_candidates()} - {self.bar(self.result)}
+        bound = {self.bar(self.result)}
+        reverse, zero, bound = self.reverse_block(self.function.body[:-1], 1, zero, bound)
+        return self.assemble(name, body, reverse, zero, bound)
+
+    def all_bars_candidates(self):
+        return self.active | set(self.inputs)
+
+    # Forward
+
+    def forward_block(self, statements, depth):
+        lines, last_line = Lines(), None
+        for node in statements:
+            line = getattr(node, "lineno", None)
+            if line != last_line and line is not None and not _is_synthetic(node):
+                lines.add(depth, f"# line {line}: {self.origin.line_text(line) if self.origin else ''}".rstrip())
+                last_line = line
+            self.forward_statement(node, depth, lines)
+        if not lines.lines or all(text.strip().startswith("#") for text in lines.lines):
+            lines.add(depth, "pass")
+        return lines
+
+    def push(self, name, depth, lines):
+        if name in self.restored:
+            lines.add(depth, f"{self.stack(name)}.append({name})")
+
+    def forward_statement(self, node, depth, lines):
+        if isinstance(node, gast.Assign):
+            target = node.targets[0]
+            if isinstance(target, gast.Name):
+                self.push(target.id, depth, lines)
+                lines.add(depth, self.assignment_text(target.id, node.value, depth, lines))
+                if not _is_fresh(node.value):
+                    self.note_captures(node.value)
+                else:
+                    self.captured.discard(target.id)
+                return
+            container = target.value.id
+            if isinstance(target, gast.Subscript) and container in self.active and self.is_captured(container):
+                lines.add(depth, f"{container} = {self.sd}.copy_for_write({container})")
+                self.captured.discard(container)
+            lines.add(depth, source(node))
+            return
+        if isinstance(node, gast.Expr):
+            call = node.value
+            callee = self.classify(call, self.scalar_names) if isinstance(call, gast.Call) else None
+            if callee is not None and callee.kind == "append":
+                receiver = call.func.value.id
+                if receiver in self.active and self.is_captured(receiver):
+                    lines.add(depth, f"{receiver} = {self.sd}.copy_for_write({receiver})")
+                    self.captured.discard(receiver)
+                lines.add(depth, source(node))
+                self.note_captures(call.args[0]) if call.args else None
+                return
+            if callee is not None and callee.kind in ("call", "method", "rule") and self.mutates_active(call):
+                raise self.origin.unsupported(node, "a call that may change an object the output depends on",
+                                              "Return the new value instead of changing an argument in place.")
+            lines.add(depth, source(node))
+            return
+        if isinstance(node, gast.If):
+            if self.relevant(node):
+                condition = self.condition_name(node)
+                self.push(condition, depth, lines)
+                lines.add(depth, f"{condition} = {source(node.test)}")
+                lines.add(depth, f"if {condition}:")
+            else:
+                lines.add(depth, f"if {source(node.test)}:")
+            lines.extend(self.forward_block(node.body, depth + 1))
+            if node.orelse:
+                lines.add(depth, "else:")
+                lines.extend(self.forward_block(node.orelse, depth + 1))
+            return
+        if isinstance(node, (gast.For, gast.While)):
+            self.forward_loop(node, depth, lines)
+            return
+        lines.add(depth, source(node))
+
+    def forward_loop(self, node, depth, lines):
+        relevant = self.relevant(node)
+        header = f"for {source(node.target)} in {source(node.iter)}:" if isinstance(node, gast.For) else f"while {source(node.test)}:"
+        loop_captures = self.loop_captures(node)
+        self.captured |= loop_captures
+        if relevant:
+            counter = self.counter_name(node)
+            self.push(counter, depth, lines)
+            lines.add(depth, f"{counter} = 0")
+        lines.add(depth, header)
+        self.loop_depth += 1
+        if relevant:
+            lines.add(depth + 1, f"{counter} += 1")
+            if isinstance(node, gast.For) and node.target.id in self.restored_targets():
+                lines.add(depth + 1, f"{self.stack(node.target.id)}.append({node.target.id})")
+        lines.extend(self.forward_block(node.body, depth + 1))
+        self.captured |= loop_captures
+        self.loop_depth -= 1
+
+    def restored_targets(self):
+        return self.restored
+
+    def loop_captures(self, node):
+        captures = set()
+        for child in gast.walk(node):
+            if isinstance(child, gast.Assign) and isinstance(child.targets[0], gast.Name) and not _is_fresh(child.value):
+                captures |= _captured_by(child.value)
+        return captures
+
+    def note_captures(self, value):
+        self.captured |= _captured_by(value)
+
+    def is_captured(self, name):
+        return name in self.captured
+
+    def mutates_active(self, call):
+        func = call.func
+        return isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.value.id in self.active \
+            and func.attr in ("extend", "insert", "update", "setdefault", "sort", "reverse", "fill", "resize")
+
+    def forward_value(self, target, value):
+        """The right-hand side for an assignment in the forward function."""
+        if target not in self.active:
+            return source(value)
+        kind = self.operation_kind(value)
+        if kind is None or kind.kind in ("inline", "inactive", "append"):
+            return source(value)
+        pullback = self.pullback_name(target, value)
+        arguments = ", ".join(self.call_arguments(value, kind))
+        if kind.kind == "rule":
+            return f"{self.sd}.rrule({kind.function_text}, {arguments})".replace(", )", ")") if arguments else f"{self.sd}.rrule({kind.function_text})"
+        if kind.kind == "method":
+            receiver, method = source(value.func.value), value.func.attr
+            rest = f", {arguments}" if arguments else ""
+            return f"{self.sd}.call_method({receiver}, {method!r}{rest})"
+        rest = f", {arguments}" if arguments else ""
+        return f"{self.sd}.call({kind.function_text}{rest})"
+
+    def assignment_text(self, target, value, depth, lines):
+        """The forward assignment; operations with a pullback also bind it (pushing the old one if needed)."""
+        right = self.forward_value(target, value)
+        kind = self.operation_kind(value) if target in self.active else None
+        if kind is None or kind.kind not in ("rule", "call", "method"):
+            return f"{target} = {right}"
+        pullback = self.pullback_name(target, value)
+        self.push(pullback, depth, lines)
+        return f"{target}, {pullback} = {right}"
+
+    def pullback_name(self, target, value):
+        key = ("pullback", id(value))
+        if key not in self.synthetic:
+            self.synthetic[key] = self.namer.fresh(target + "_pullback")
+            self.local_names.add(self.synthetic[key])
+            self.assign_counts[self.synthetic[key]] = 2 if self.in_loop(value) else 1
+        return self.synthetic[key]
+
+    def in_loop(self, value):
+        return self.loop_depth > 0
+
+    def call_arguments(self, value, kind):
+        if isinstance(value, (gast.BinOp,)):
+            return [source(value.left), source(value.right)]
+        if isinstance(value, gast.UnaryOp):
+            return [source(value.operand)]
+        parts = [source(a) for a in value.args]
+        parts += [f"{k.arg}={source(k.value)}" if k.arg else f"**{source(k.value)}" for k in value.keywords]
+        return parts
+
+    def operation_kind(self, value):
+        if isinstance(value, (gast.BinOp, gast.UnaryOp)):
+            return self.classify(value, self.scalar_names)
+        if isinstance(value, gast.Call):
+            return self.classify(value, self.scalar_names)
+        return None
+
+    def condition_name(self, node):
+        return self._synthetic_name(node, "cond")
+
+    def counter_name(self, node):
+        return self._synthetic_name(node, "loop_count")
+
+    def _synthetic_name(self, node, base):
+        key = (base, id(node))
+        if key not in self.synthetic:
+            self.synthetic[key] = self.namer.numbered(base)
+            self.local_names.add(self.synthetic[key])
+            self.assign_counts[self.synthetic[key]] = 2 if self.loop_depth > 0 else 1
+        return self.synthetic[key]
+
+    def relevant(self, node):
+        """Whether `node` needs code in the pullback (derivatives, or values to restore)."""
+        if isinstance(node, gast.Assign):
+            target = node.targets[0]
+            name = target.id if isinstance(target, gast.Name) else target.value.id
+            return name in self.active or (isinstance(target, gast.Name) and name in self.restored)
+        if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call):
+            func = node.value.func
+            return isinstance(func, gast.Attribute) and func.attr == "append" and isinstance(func.value, gast.Name) \
+                and func.value.id in self.active
+        if isinstance(node, (gast.If, gast.For, gast.While)):
+            return any(self.relevant(child) for child in node.body + node.orelse)
+        return False
+
+    # Pullback
+
+    def reverse_block(self, statements, depth, zero, bound):
+        lines, last_line = Lines(), None
+        for node in reversed(statements):
+            if not self.relevant(node):
+                continue
+            line = getattr(node, "lineno", None)
+            before = len(lines.lines)
+            zero, bound = self.reverse_statement(node, depth, lines, zero, bound)
+            if len(lines.lines) > before and line is not None and line != last_line:
+                comment = f"# line {line}: {self.origin.line_text(line) if self.origin else ''}".rstrip()
+                lines.lines.insert(before, "    " * depth + comment)
+                last_line = line
+        return lines, zero, bound
+
+    def add(self, name, term, depth, lines, zero, bound):
+        """Accumulate `term` into the cotangent of `name`."""
+        bar = self.bar(name)
+        if bar in zero:
+            lines.add(depth, f"{bar} = {term}")
+        elif name in self.scalar_names:
+            self.note_read_bar(bar, bound)
+            lines.add(depth, f"{bar} = {bar} + {term}")
+        else:
+            self.note_read_bar(bar, bound)
+            lines.add(depth, f"{bar} = {self.sd}.accumulate({bar}, {term})")
+        zero.discard(bar)
+        bound.add(bar)
+
+    def note_read_bar(self, bar, bound):
+        if bar not in bound:
+            self.needs_init.add(bar)
+
+    def restore(self, name, depth, lines):
+        if name in self.restored:
+            self.read(self.stack(name))
+            lines.add(depth, f"{name} = {self.stack(name)}.pop()")
+
+    def reset(self, name, depth, lines, zero):
+        bar = self.bar(name)
+        if self.assign_counts.get(name, 0) > 1 and bar not in zero:
+            lines.add(depth, f"{bar} = {self.sd}.ZERO")
+        zero.add(bar)
+
+    def reverse_statement(self, node, depth, lines, zero, bound):
+        if isinstance(node, gast.Assign):
+            target = node.targets[0]
+            if isinstance(target, gast.Name):
+                return self.reverse_assign(target.id, node.value, depth, lines, zero, bound)
+            return self.reverse_store(target, node.value, depth, lines, zero, bound)
+        if isinstance(node, gast.Expr):
+            receiver = node.value.func.value.id
+            bar = self.bar(receiver)
+            if bar not in zero:
+                item = self.namer.fresh(receiver + "_item_bar")
+                self.note_read_bar(bar, bound)
+                lines.add(depth, f"{bar}, {item} = {self.sd}.pop_cotangent({bar})")
+                argument = node.value.args[0]
+                if self.is_active(argument):
+                    self.add(argument.id, item, depth, lines, zero, bound)
+            return zero, bound
+        if isinstance(node, gast.If):
+            condition = self.condition_name(node)
+            body, zero_body, bound_body = self.reverse_block(node.body, depth + 1, set(zero), set(bound))
+            orelse, zero_else, bound_else = self.reverse_block(node.orelse, depth + 1, set(zero), set(bound))
+            if body.lines or orelse.lines:
+                lines.add(depth, f"if {self.read(condition)}:")
+                lines.extend(body) if body.lines else lines.add(depth + 1, "pass")
+                if orelse.lines:
+                    lines.add(depth, "else:")
+                    lines.extend(orelse)
+            zero, bound = zero_body & zero_else, bound_body & bound_else
+            self.restore(condition, depth, lines)
+            return zero, bound
+        return self.reverse_loop(node, depth, lines, zero, bound)
+
+    def reverse_loop(self, node, depth, lines, zero, bound):
+        counter = self.counter_name(node)
+        self.loop_depth += 1
+        first, zero_end, bound_end = self.reverse_body(node, depth, set(zero), set(bound))
+        entry_zero, entry_bound = zero & zero_end, bound & bound_end
+        body, zero_end, bound_end = self.reverse_body(node, depth, set(entry_zero), set(entry_bound))
+        self.loop_depth -= 1
+        lines.add(depth, f"for _ in range({self.read(counter)}):")
+        lines.extend(body)
+        self.restore(counter, depth, lines)
+        return entry_zero & zero_end, entry_bound & bound_end
+
+    def reverse_body(self, node, depth, zero, bound):
+        lines = Lines()
+        if isinstance(node, gast.For) and node.target.id in self.restored:
+            self.read(self.stack(node.target.id))
+            lines.add(depth + 1, f"{node.target.id} = {self.stack(node.target.id)}.pop()")
+        body, zero, bound = self.reverse_block(node.body, depth + 1, zero, bound)
+        lines.extend(body)
+        if not lines.lines:
+            lines.add(depth + 1, "pass")
+        return lines, zero, bound
+
+    def reverse_store(self, target, value, depth, lines, zero, bound):
+        container = target.value.id
+        bar = self.bar(container)
+        if isinstance(target, gast.Subscript):
+            index = self.read(_index_value(target.slice))
+            if bar not in zero:
+                self.note_read_bar(bar, bound)
+                if self.is_active(value):
+                    self.add(value.id, f"{self.sd}.project({self.read(value)}, {self.sd}.index_cotangent({bar}, {index}))", depth, lines, zero, bound)
+                lines.add(depth, f"{bar} = {self.sd}.zero_at_index({bar}, {self.read(container)}, {index})")
+        else:
+            if bar not in zero:
+                self.note_read_bar(bar, bound)
+                if self.is_active(value):
+                    self.add(value.id, f"{self.sd}.component({bar}, {target.attr!r})", depth, lines, zero, bound)
+                lines.add(depth, f"{bar} = {self.sd}.zero_at_index({bar}, None, {target.attr!r})")
+        return zero, bound
+
+    def reverse_assign(self, target, value, depth, lines, zero, bound):
+        bar = self.bar(target)
+        if target not in self.active or bar in zero:
+            if target in self.active:
+                zero.add(bar)
+            self.restore(target, depth, lines)
+            return zero, bound
+        self.note_read_bar(bar, bound)
+        self_referencing = target in loaded_names(value)
+        kind = self.operation_kind(value)
+        if isinstance(value, gast.Name):
+            if value.id in self.active and value.id != target:
+                self.add(value.id, bar, depth, lines, zero, bound)
+        elif kind is not None and kind.kind == "inline":
+            self.reverse_inline(target, value, kind, depth, lines, zero, bound, self_referencing)
+            return zero, bound
+        elif kind is not None and kind.kind in ("rule", "call", "method"):
+            self.reverse_pullback(target, value, kind, depth, lines, zero, bound)
+            if self_referencing:
+                self.restore(target, depth, lines)
+                return zero, bound
+        elif isinstance(value, gast.Subscript) and self.is_active(value.value):
+            container = value.value.id
+            index = self.read(_index_value(value.slice))
+            if container == target:
+                self.restore(target, depth, lines)
+                lines.add(depth, f"{bar} = {self.sd}.add_at_index({self.sd}.ZERO, {self.read(container)}, {index}, {bar})")
+                return zero, bound
+            term = f"{self.sd}.add_at_index({{current}}, {self.read(container)}, {index}, {bar})"
+            self.add_functional(container, term, depth, lines, zero, bound)
+        elif isinstance(value, gast.Attribute) and self.is_active(value.value):
+            term = f"{self.sd}.attribute_cotangent({self.read(value.value)}, {value.attr!r}, {bar})"
+            if value.value.id == target:
+                self.restore(target, depth, lines)
+                lines.add(depth, f"{bar} = {term}")
+                return zero, bound
+            self.add(value.value.id, term, depth, lines, zero, bound)
+        elif isinstance(value, (gast.Tuple, gast.List)):
+            for position, element in enumerate(value.elts):
+                if self.is_active(element):
+                    self.add(element.id, f"{self.sd}.component({bar}, {position})", depth, lines, zero, bound)
+        elif isinstance(value, gast.Dict):
+            for key, element in zip(value.keys, value.values):
+                if self.is_active(element):
+                    self.add(element.id, f"{self.sd}.component({bar}, {self.read(key)})", depth, lines, zero, bound)
+        elif isinstance(value, gast.Lambda):
+            parameters = {a.id for a in value.args.args}
+            for captured in sorted(loaded_names(value.body) - parameters):
+                if captured in self.active:
+                    self.add(captured, f"{self.sd}.component({bar}, {captured!r})", depth, lines, zero, bound)
+        if not self_referencing:
+            self.reset(target, depth, lines, zero)
+        self.restore(target, depth, lines)
+        return zero, bound
+
+    def add_functional(self, name, term, depth, lines, zero, bound):
+        bar = self.bar(name)
+        current = f"{self.sd}.ZERO" if bar in zero else bar
+        if bar not in zero:
+            self.note_read_bar(bar, bound)
+        lines.add(depth, f"{bar} = {term.format(current=current)}")
+        zero.discard(bar)
+        bound.add(bar)
+
+    def reverse_inline(self, target, value, kind, depth, lines, zero, bound, self_referencing):
+        bar = self.bar(target)
+        arguments = [value.left, value.right] if isinstance(value, gast.BinOp) else \
+            [value.operand] if isinstance(value, gast.UnaryOp) else list(value.args)
+        output = f"({source(value)})" if self_referencing else target
+        if self_referencing:
+            self.restore(target, depth, lines)
+        terms = []
+        for argument, (parameters, template, module_globals) in zip(arguments, kind.templates):
+            if not self.is_active(argument):
+                continue
+            partial = self.instantiate(template, parameters, arguments, output, module_globals)
+            terms.append((argument.id, _scale(bar, partial)))
+        own = [term for name, term in terms if name == target]
+        for name, term in terms:
+            if name != target:
+                self.add(name, term, depth, lines, zero, bound)
+        if self_referencing:
+            if own:
+                lines.add(depth, f"{bar} = {' + '.join(own)}")
+            else:
+                lines.add(depth, f"{bar} = {self.sd}.ZERO")
+                zero.add(bar)
+            return
+        self.reset(target, depth, lines, zero)
+        self.restore(target, depth, lines)
+
+    def instantiate(self, template, parameters, arguments, output, module_globals):
+        used = {n.id for n in gast.walk(template) if isinstance(n, gast.Name)}
+        replacements = {p: self.read(a) for p, a in zip(parameters, arguments) if p in used}
+        if len(parameters) > len(arguments) and parameters[len(arguments)] in used:
+            replacements[parameters[len(arguments)]] = output if output.startswith("(") else self.read(output)
+        renames = {}
+        for free in free_names(template, parameters):
+            renames[free] = self.bind(free, module_globals.get(free))
+        text = source(_substitute(template, {**replacements, **renames}))
+        return text
+
+    def reverse_pullback(self, target, value, kind, depth, lines, zero, bound):
+        bar = self.bar(target)
+        pullback = self.read(self.pullback_name(target, value))
+        if isinstance(value, gast.BinOp):
+            slots = [None, value.left, value.right]
+        elif isinstance(value, gast.UnaryOp):
+            slots = [None, value.operand]
+        else:
+            first = value.func.value if kind.kind == "method" else (value.func if kind.kind == "call" and isinstance(value.func, gast.Name) else None)
+            slots = ([first] if kind.kind != "method" else [first]) + list(value.args)
+            if kind.kind != "rule":
+                slots += [k.value for k in value.keywords]
+            if kind.kind == "method":
+                slots = [first] + list(value.args) + [k.value for k in value.keywords]
+        names = []
+        direct = set()
+        pending = []
+        counts = {}
+        for slot in slots:
+            if self.is_active(slot):
+                counts[slot.id] = counts.get(slot.id, 0) + 1
+        for slot in slots:
+            if not self.is_active(slot):
+                names.append("_")
+                continue
+            slot_bar = self.bar(slot.id)
+            if slot.id == target and counts[slot.id] == 1:
+                names.append(slot_bar)
+                direct.add(slot.id)
+            elif slot_bar in zero and counts[slot.id] == 1 and slot.id != target:
+                names.append(slot_bar)
+                direct.add(slot.id)
+            else:
+                part = self.namer.fresh(slot.id + "_bar")
+                names.append(part)
+                pending.append((slot.id, part))
+        if all(n == "_" for n in names):
+            self.restore(pullback, depth, lines)
+            return
+        unpack = ", ".join(names) + ("," if len(names) == 1 else "")
+        lines.add(depth, f"{unpack} = {pullback}({bar})")
+        for name in direct:
+            zero.discard(self.bar(name))
+            bound.add(self.bar(name))
+        target_reassigned = target in direct
+        for name, part in pending:
+            if name == target and not target_reassigned:
+                lines.add(depth, f"{bar} = {part}")
+                target_reassigned = True
+                zero.discard(bar)
+                bound.add(bar)
+            else:
+                self.add(name, part, depth, lines, zero, bound)
+        self.restore(pullback, depth, lines)
+
+    # Assembly
+
+    def assemble(self, name, forward, reverse, zero, bound):
+        inputs = list(self.inputs)
+        parameters = _parameter_text(self.function, self.free)
+        state = [n for n in self.reads_order]
+        stacks = [self.stacks[n] for n in sorted(self.restored, key=self._order) if n in self.stacks]
+        for stack in stacks:
+            if stack not in state:
+                state.append(stack)
+        top_level = {t.id for node in self.function.body for t in getattr(node, "targets", []) if isinstance(t, gast.Name)}
+        text = Lines()
+        text.add(0, f"def {name}_forward({parameters}):")
+        unbound = [n for n in state if n not in self.inputs and (n not in top_level or n in self.restored)]
+        if unbound:
+            text.add(1, " = ".join(unbound) + " = None")
+        for n in state:
+            if n in self.stacks.values():
+                text.add(1, f"{n} = []")
+        text.extend(forward)
+        state_tuple = ", ".join(state) + ("," if len(state) == 1 else "")
+        text.add(1, f"return {self.result}, ({state_tuple})")
+        text.add(0, "")
+        text.add(0, "")
+        text.add(0, f"def {name}_pullback(state, {self.bar(self.result)}):")
+        if state:
+            text.add(1, f"{state_tuple} = state")
+        for stack in stacks:
+            text.add(1, f"{stack} = list({stack})")
+        for bar in sorted(self.needs_init):
+            text.add(1, f"{bar} = {self.sd}.ZERO")
+        text.extend(reverse)
+        results = [self.bar(n) if self.bar(n) in bound or self.bar(n) in self.needs_init else f"{self.sd}.ZERO" for n in inputs]
+        if self.result in inputs:
+            results = [r if n != self.result else self.bar(n) for r, n in zip(results, inputs)]
+        text.add(1, f"return ({', '.join(results)}{',' if len(results) == 1 else ''})")
+        return "\n".join(text.lines) + "\n"
+
+    def _order(self, name):
+        return self.reads_order.index(name) if name in self.reads_order else len(self.reads_order)
+
+
+def _scale(bar, partial):
+    if partial in ("1.0", "1"):
+        return bar
+    if partial in ("-1.0", "(-1.0)", "-1"):
+        return f"-{bar}"
+    return f"{bar} * {partial}" if _is_simple(partial) else f"{bar} * ({partial})"
+
+
+def _is_simple(text):
+    return text.replace("_", "").replace(".", "").isalnum() or (text.endswith(")") and text.count("(") == 1 and " " not in text.split("(")[0])
+
+
+def _substitute(template, replacements):
+    import copy
+
+    node = copy.deepcopy(template)
+    for child in gast.walk(node):
+        if isinstance(child, gast.Name) and child.id in replacements:
+            child.id = replacements[child.id]
+    return node
+
+
+def _index_value(index):
+    """An expression whose value is the index object of a subscript (slices become `slice(...)`)."""
+    if isinstance(index, gast.Slice):
+        parts = [p if p is not None else gast.Constant(value=None, kind=None) for p in (index.lower, index.upper, index.step)]
+        return gast.Call(func=gast.Name(id="slice", ctx=gast.Load(), annotation=None, type_comment=None), args=parts, keywords=[])
+    if isinstance(index, gast.Tuple):
+        return gast.Tuple(elts=[_index_value(e) for e in index.elts], ctx=gast.Load())
+    return index
+
+
+def _is_fresh(value):
+    """Whether `value` makes a new object nobody else refers to (so writing into it is safe)."""
+    if isinstance(value, (gast.List, gast.Dict, gast.Tuple, gast.BinOp, gast.UnaryOp)):
+        return True
+    if isinstance(value, gast.Call):
+        func = value.func
+        name = func.attr if isinstance(func, gast.Attribute) else func.id if isinstance(func, gast.Name) else ""
+        return name in ("zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like", "array",
+                        "copy", "list", "dict", "eye", "identity", "arange", "linspace")
+    return False
+
+
+def _captured_by(value):
+    """Names whose whole value an operation hands to a rule or callee (which may keep it)."""
+    if isinstance(value, gast.Subscript):
+        return set()
+    if isinstance(value, gast.Attribute):
+        return set()
+    return loaded_names(value)
+
+
+def _is_synthetic(node):
+    return False
+
+
+def _parameter_text(function, free):
+    """The forward function's parameters: captured variables first, then the user's own."""
+    arguments = function.args
+    parts = list(free) + [p.id for p in arguments.posonlyargs] + (["/"] if arguments.posonlyargs else [])
+    parts += [p.id for p in arguments.args]
+    if arguments.vararg:
+        parts.append("*" + arguments.vararg.id)
+    elif arguments.kwonlyargs:
+        parts.append("*")
+    parts += [p.id for p in arguments.kwonlyargs]
+    if arguments.kwarg:
+        parts.append("**" + arguments.kwarg.id)
+    return ", ".join(parts)
+
+
+def _assignment_counts(function, inputs):
+    counts = {n: 1 for n in inputs}
+
+    def visit(statements, weight):
+        for node in statements:
+            for target in getattr(node, "targets", []):
+                if isinstance(target, gast.Name):
+                    counts[target.id] = counts.get(target.id, 0) + weight
+            if isinstance(node, gast.For):
+                counts[node.target.id] = counts.get(node.target.id, 0) + 2
+                visit(node.body, 2)
+            elif isinstance(node, gast.While):
+                visit(node.body, 2)
+            elif isinstance(node, gast.If):
+                visit(node.body, weight)
+                visit(node.orelse, weight)
+
+    visit(function.body, 1)
+    return counts
