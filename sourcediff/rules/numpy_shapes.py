@@ -59,7 +59,7 @@ def project_tree(primal, cotangent):
     return project(primal, cotangent)
 
 
-def carries_derivative(value):
+def _carries_derivative(value):
     """False for integer, boolean and other non-float NumPy results, which have no derivative."""
     return not isinstance(value, (np.ndarray, np.generic)) or value.dtype.kind in "fc"
 
@@ -100,7 +100,7 @@ def linear_rule(f, adjoint, *, samples, apply=None):
 
         @seeded_pullback(1 + len(args))
         def linear_pullback(y_bar):
-            x_bar = project_tree(x, adjoint(y_bar, x, *args, **kwargs)) if carries_derivative(y) else ZERO
+            x_bar = project_tree(x, adjoint(y_bar, x, *args, **kwargs)) if _carries_derivative(y) else ZERO
             return (NO_FIELDS, x_bar) + (ZERO,) * len(args)
 
         linear_pullback.__name__ = linear_pullback.__qualname__ = f"{name}_pullback"
@@ -112,7 +112,7 @@ def linear_rule(f, adjoint, *, samples, apply=None):
 
         def linear_pushforward(self_dot, x_dot, *arg_dots):
             x_dot = extern(x_dot)
-            if _all_zero(x_dot) or not carries_derivative(y):
+            if _all_zero(x_dot) or not _carries_derivative(y):
                 return ZERO
             if apply is not None:
                 return apply(x_dot, *args, **kwargs)
@@ -121,13 +121,15 @@ def linear_rule(f, adjoint, *, samples, apply=None):
         linear_pushforward.__name__ = linear_pushforward.__qualname__ = f"{name}_pushforward"
         return y, linear_pushforward
 
-    return linear_rrule, linear_frule
-
 
 # Adjoints. Each takes the seed, then the arguments of the function it transposes.
 
 def _memory_order(x, order):
-    """'F' or 'C': the index order in which `order` ('C', 'F', 'A' or 'K') reads `x`."""
+    """'F' or 'C': the index order in which `order` ('C', 'F', 'A' or 'K') reads `x`.
+
+    'K' (memory order) is read as 'A', which is exact unless `x` has negative strides or is
+    contiguous in neither order.
+    """
     fortran = order == "F" or (order in ("A", "K") and np.isfortran(np.asarray(x)))
     return "F" if fortran else "C"
 
