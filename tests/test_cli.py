@@ -13,7 +13,7 @@ def test_dump_prints_the_generated_code():
     result = run("dump", f"{GOLDEN}:scalar_loop")
     assert result.returncode == 0
     assert "def scalar_loop_pullback(state, result_bar):" in result.stdout
-    assert "# line 10: x = x * a + math.sin(x)" in result.stdout
+    assert "# line 9: x = x * a + math.sin(x)" in result.stdout
 
 
 def test_dump_of_an_intermediate_stage():

@@ -593,7 +593,8 @@ class ReverseGenerator:
         top_level = {t.id for node in self.function.body for t in getattr(node, "targets", []) if isinstance(t, gast.Name)}
         text = Lines()
         text.add(0, f"def {name}_forward({parameters}):")
-        unbound = [n for n in state if n not in self.inputs and (n not in top_level or n in self.restored)]
+        unbound = [n for n in state if n not in self.inputs and n not in self.stacks.values()
+                   and (n not in top_level or n in self.restored)]
         if unbound:
             text.add(1, " = ".join(unbound) + " = None")
         for n in state:
