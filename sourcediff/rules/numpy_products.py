@@ -23,11 +23,16 @@ def conj_transpose(x):
     return conj(np.swapaxes(x, -1, -2))
 
 
-def multilinear_frule(f, *, first=0):
-    """Register the frule of `f`, linear in each of its positional arguments from `first` on.
+def _all_positions(args):
+    return range(len(args))
 
-    ẏ = Σₖ f(a₁, …, ȧₖ, …, aₙ) over the operands whose tangent is not zero; arguments before
-    `first` (an einsum's subscripts) and keyword arguments are passed through undifferentiated.
+
+def multilinear_frule(f, *, operand_positions=_all_positions):
+    """Register the frule of `f`, linear in each of its operands (by default every positional argument).
+
+    ẏ = Σₖ f(a₁, …, ȧₖ, …, aₙ) over the operands whose tangent is not zero.
+    `operand_positions(args)` says where the operands are; other arguments (an einsum's
+    subscripts) and keyword arguments are passed through undifferentiated.
     """
     name = getattr(f, "__name__", "product")
 
@@ -37,7 +42,7 @@ def multilinear_frule(f, *, first=0):
 
         def multilinear_pushforward(self_dot, *arg_dots):
             y_dot = ZERO
-            for k in range(first, len(args)):
+            for k in operand_positions(args):
                 if not is_zero(arg_dots[k]):
                     replaced = args[:k] + (extern(arg_dots[k]),) + args[k + 1:]
                     y_dot = y_dot + f(*replaced, **kwargs)
@@ -45,8 +50,6 @@ def multilinear_frule(f, *, first=0):
 
         multilinear_pushforward.__name__ = multilinear_pushforward.__qualname__ = f"{name}_pushforward"
         return y, multilinear_pushforward
-
-    return multilinear_rule
 
 
 # matmul: the classic formulas, with 1-D operands promoted to matrices as np.matmul promotes them.
@@ -126,7 +129,8 @@ def _operand_cotangent(y_bar, inputs, output, operands, k, optimize):
     broadcast = tuple(i for i, c in enumerate(reached) if sizes[c] == 1 and partial.shape[i] != 1)
     partial = partial.sum(axis=broadcast, keepdims=True)
     spread = np.reshape(partial, [sizes[c] if c in reached else 1 for c in letters])
-    spread = np.broadcast_to(spread, [sizes[c] for c in letters])
+    if reached != letters:
+        spread = np.broadcast_to(spread, [sizes[c] for c in letters]).copy()
     if letters == target:
         return spread
     cotangent = np.zeros(np.shape(operand), dtype=spread.dtype)
@@ -155,24 +159,51 @@ def einsum_samples():
         Sample(("...ij,jk", draw((2, 2, 3), 59), b)), Sample(("ij...->j...", draw((2, 3, 2), 60))),
         Sample(("bij,bjk->bik", draw((1, 2, 3), 61), draw((2, 3, 2), 62))), Sample(("ij,jk->ik", z, b)),
         Sample(("ij,ij->", z, draw((2, 3), 63, np.complex128))), Sample(("ij,jk->ik", a, b), {"optimize": True}),
-        Sample(("i,i->", v.astype(np.float32), v)),
+        Sample(("i,i->", v.astype(np.float32), v)), Sample((a, [0, 1], b, [1, 2], [0, 2])), Sample((a, [0, 1], b, [1, 2])),
+        Sample((square, [0, 0])), Sample((draw((2, 2, 3), 59), [Ellipsis, 0, 1], b, [1, 2], [Ellipsis, 0, 2])),
     ]
 
 
+def einsum_operand_positions(args):
+    """Where the operands are among the arguments of `np.einsum`, in either of its two call forms.
+
+    `einsum('ij,jk->ik', a, b)` has them after the subscripts; `einsum(a, [0, 1], b, [1, 2], [0, 2])`
+    alternates each operand with its sublist of axis numbers, with an optional output sublist last.
+    """
+    if isinstance(args[0], str):
+        return range(1, len(args))
+    return range(0, len(args) - len(args) % 2, 2)
+
+
+def _spell(sublist):
+    return "".join("..." if axis is Ellipsis else string.ascii_letters[axis] for axis in sublist)
+
+
+def _sublist_subscripts(args):
+    """The subscripts string of the sublist form of an einsum call."""
+    inputs = ",".join(_spell(sublist) for sublist in args[1::2])
+    return inputs + ("->" + _spell(args[-1]) if len(args) % 2 else "")
+
+
 @register_rrule(np.einsum, samples=einsum_samples)
-def einsum_rrule(subscripts, *operands, **kwargs):
-    y = np.einsum(subscripts, *operands, **kwargs)
+def einsum_rrule(*args, **kwargs):
+    y = np.einsum(*args, **kwargs)
+    positions = einsum_operand_positions(args)
+    operands = tuple(args[k] for k in positions)
+    subscripts = args[0] if isinstance(args[0], str) else _sublist_subscripts(args)
     inputs, output = explicit_subscripts(subscripts, operands)
 
-    @seeded_pullback(1 + len(operands))
+    @seeded_pullback(len(args))
     def einsum_pullback(y_bar):
-        cotangents = contraction_cotangents(y_bar, inputs, output, operands, kwargs.get("optimize", False))
-        return (NO_FIELDS, ZERO) + cotangents
+        cotangents = [ZERO] * len(args)
+        for k, cotangent in zip(positions, contraction_cotangents(y_bar, inputs, output, operands, kwargs.get("optimize", False))):
+            cotangents[k] = cotangent
+        return (NO_FIELDS, *cotangents)
 
     return y, einsum_pullback
 
 
-multilinear_frule(np.einsum, first=1)
+multilinear_frule(np.einsum, operand_positions=einsum_operand_positions)
 
 
 def _subscripts(a, b, contracted):

@@ -177,6 +177,8 @@ def scalar_rule(f, *partials, domain=(-2.0, 2.0), samples=None):
             for p, a_dot in zip(partials, arg_dots):
                 if not is_zero(a_dot):
                     y_dot = y_dot + p(*args, y) * extern(a_dot)
+            if isinstance(y, np.ndarray) and not is_zero(y_dot) and np.shape(y_dot) != y.shape:
+                y_dot = np.broadcast_to(y_dot, y.shape).copy()
             return y_dot
 
         elementwise_pushforward.__name__ = f"{name}_pushforward"
