@@ -33,7 +33,7 @@ def _scaled(scalars, matrices):
 
 def _well_conditioned(n, seed, dtype=np.float64, batch=()):
     """A sample matrix far from singular: the identity times n plus a small random part."""
-    return (n * np.eye(n) + 0.5 * draw(batch + (n, n), seed, dtype)).astype(dtype)
+    return n * np.eye(n) + 0.5 * draw(batch + (n, n), seed, dtype)
 
 
 def _positive_definite(n, seed, dtype=np.float64, batch=()):

@@ -236,14 +236,15 @@ def inner_subscripts(a, b):
     return _contraction(*_subscripts(a, b, (-1, -1)))
 
 
-def contraction_rrule(f, subscripts_of, seed_shape=None):
-    """Register the rrule of the two-operand product `f`, an einsum contraction with subscripts `subscripts_of(a, b)`.
+def contraction_rule(f, subscripts_of, *, samples, seed_shape=None):
+    """Register both modes of the two-operand product `f`, an einsum contraction with subscripts `subscripts_of(a, b)`.
 
     `seed_shape(a, b)`, if given, is the shape the seed takes in the contraction (`np.outer`
     flattens what the contraction keeps as axes).
     """
     name = getattr(f, "__name__", "product")
 
+    @register_rrule(f, samples=samples)
     def product_rrule(a, b):
         y = f(a, b)
         inputs, output = subscripts_of(a, b)
@@ -256,7 +257,7 @@ def contraction_rrule(f, subscripts_of, seed_shape=None):
         product_pullback.__name__ = product_pullback.__qualname__ = f"{name}_pullback"
         return y, product_pullback
 
-    return product_rrule
+    multilinear_frule(f)
 
 
 def outer_subscripts(a, b):
@@ -295,25 +296,17 @@ DOT_SAMPLES = _pair_samples(
     (draw((2, 2, 3), 76), B34), (A23, draw((2, 3, 2), 77)), (draw((2, 2, 3), 76), draw((4, 3, 2), 78)),
     (Z23, Z3), (Z3, W3), (A23.astype(np.float32), V3),
 )
-register_rrule(np.dot, samples=DOT_SAMPLES)(contraction_rrule(np.dot, dot_subscripts))
-multilinear_frule(np.dot)
-register_rrule(np.ndarray.dot, samples=[s for s in DOT_SAMPLES if isinstance(s.args[0], np.ndarray)])(
-    contraction_rrule(np.ndarray.dot, dot_subscripts))
-multilinear_frule(np.ndarray.dot)
-
-register_rrule(np.inner, samples=_pair_samples(
+contraction_rule(np.dot, dot_subscripts, samples=DOT_SAMPLES)
+contraction_rule(np.ndarray.dot, dot_subscripts, samples=[s for s in DOT_SAMPLES if isinstance(s.args[0], np.ndarray)])
+contraction_rule(np.inner, inner_subscripts, samples=_pair_samples(
     (V3, W3), (A23, V3), (A23, draw((4, 3), 79)), (draw((2, 2, 3), 76), A23), (2.0, A23), (Z23, Z3),
-))(contraction_rrule(np.inner, inner_subscripts))
-multilinear_frule(np.inner)
-
-register_rrule(np.outer, samples=_pair_samples((V3, draw(2, 80)), (A23, V3), (Z3, W3), (1.5, V3)))(
-    contraction_rrule(np.outer, outer_subscripts, outer_seed_shape))
-multilinear_frule(np.outer)
-
-register_rrule(np.kron, samples=_pair_samples(
+))
+contraction_rule(np.outer, outer_subscripts, seed_shape=outer_seed_shape, samples=_pair_samples(
+    (V3, draw(2, 80)), (A23, V3), (Z3, W3), (1.5, V3),
+))
+contraction_rule(np.kron, kron_subscripts, seed_shape=kron_seed_shape, samples=_pair_samples(
     (V3, draw(2, 80)), (A23, draw((2, 2), 81)), (V3, A23), (A23, V3), (Z3, draw((2, 1), 82)),
-))(contraction_rrule(np.kron, kron_subscripts, kron_seed_shape))
-multilinear_frule(np.kron)
+))
 
 
 # vdot conjugates its first operand, so its pullback is its own: ā = conj(ȳ)·b, b̄ = ȳ·a (flattened).
