@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from .rules.differentials import NO_FIELDS, Tangent, extern, is_zero
+from .rules.differentials import NO_FIELDS, ZERO, Tangent, extern, is_zero
 from .rules.registry import frule, rrule
 
 
@@ -221,10 +221,13 @@ def test_frule(f, *args, tangents=None, rtol=1e-6, atol=1e-6, fdm=None, **kwargs
     y, pushforward = result
     _assert_close_structure(y, f(*saved, **kwargs), "primal value")
     if tangents is None:
-        tangents = _random_like(np.random.default_rng(2), saved)
+        rng = np.random.default_rng(2)
+        tangents = tuple(_random_like(rng, a) if leaves(a) else ZERO for a in saved)
     y_dot = pushforward(NO_FIELDS, *tangents)
     _assert_unchanged(saved, args)
-    expected = fd_jvp(lambda *a: f(*a, **kwargs), saved, [_upcast(t) for t in leaves(tangents)], fdm)
+    tangent_leaves = [_upcast(t) for a, t in zip(saved, tangents)
+                      for t in ([np.zeros_like(_upcast(leaf)) for leaf in leaves(a)] if is_zero(t) else leaves(t))]
+    expected = fd_jvp(lambda *a: f(*a, **kwargs), saved, tangent_leaves, fdm)
     got = cotangent_leaves(y, y_dot)
     got_flat = np.concatenate([np.ravel(np.zeros(np.shape(p)) if g is None else np.asarray(g, dtype=complex)) for p, g in zip(leaves(y), got)]) if got else np.zeros(0)
     _assert_close(got_flat, expected, rtol, atol, f"pushforward of {getattr(f, '__name__', f)}")
