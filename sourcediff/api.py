@@ -37,7 +37,7 @@ def _raw_pullback(f, args, kwargs):
 def materialize(primal, cotangent):
     """The user-facing cotangent of `primal`: zeros are spelled out, thunks evaluated."""
     cotangent = extern(cotangent)
-    if isinstance(primal, (bool, np.bool_, str)) or primal is None:
+    if isinstance(primal, (bool, np.bool_, str, int, np.integer)) or primal is None:
         return None
     if isinstance(primal, (float, int, complex, np.number)):
         if is_zero(cotangent):

@@ -11,9 +11,9 @@ import types
 import numpy as np
 
 from .errors import NoRuleError
-from .rules.differentials import ZERO, Tangent, Thunk, accumulate, extern, is_zero
+from .rules.differentials import NO_FIELDS, ZERO, Tangent, Thunk, accumulate, extern, is_zero
 from .rules.projection import project
-from .rules.registry import lookup, rrule
+from .rules.registry import Sample, lookup, register_frule, register_rrule, rrule
 
 __all__ = ["ZERO", "rrule", "accumulate", "project", "add_at_index", "index_cotangent", "zero_at_index", "attribute_cotangent",
            "component", "pop_cotangent", "copy_for_write", "as_sequence", "call", "call_method"]
@@ -184,3 +184,19 @@ def call_method(receiver, method, *args, **kwargs):
         return tuple(cotangents[1:])
 
     return y, method_call_pullback
+
+
+@register_rrule(as_sequence, samples=[Sample(([0.5, -1.5, 2.0],)), Sample((np.array([[1.0, 2.0], [3.0, 4.0]]),))])
+def _as_sequence_rrule(iterable):
+    def as_sequence_pullback(y_bar):
+        return NO_FIELDS, (ZERO if isinstance(iterable, (dict, set)) else y_bar)
+
+    return as_sequence(iterable), as_sequence_pullback
+
+
+@register_frule(as_sequence)
+def _as_sequence_frule(iterable):
+    def as_sequence_pushforward(self_dot, iterable_dot):
+        return ZERO if isinstance(iterable, (dict, set)) else iterable_dot
+
+    return as_sequence(iterable), as_sequence_pushforward

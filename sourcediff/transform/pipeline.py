@@ -73,6 +73,8 @@ class Resolver:
 
     def value_of(self, node):
         if isinstance(node, gast.Name) and node.id not in self.local_names:
+            if node.id == "as_sequence":
+                return True, runtime.as_sequence
             if node.id in self.globals:
                 return True, self.globals[node.id]
             if node.id in self.builtins:
@@ -173,6 +175,7 @@ def build(function, scalar_inputs):
 
     generator = ReverseGenerator(node, origin, namer, active, scalar_names, resolver.classify, inputs, bind, free)
     generator.sd = bind("sd", runtime)
+    bind("as_sequence", runtime.as_sequence)
     operator_name = bind("operator", operator)
     name = node.name if node.name != "lambda" else "lambda_"
     text = generator.generate(name)

@@ -40,7 +40,7 @@ class Lines:
         self.lines = []
 
     def add(self, depth, text):
-        self.lines.append("    " * depth + text)
+        self.lines.extend("    " * depth + part for part in text.split("\n"))
 
     def extend(self, other):
         self.lines.extend(other.lines)
@@ -74,7 +74,9 @@ class ReverseGenerator:
         for identifier in loaded_names(node) if not isinstance(node, str) else [node]:
             if identifier not in self.reads_order and self.is_local(identifier):
                 self.reads_order.append(identifier)
-        return node if isinstance(node, str) else source(node)
+        if isinstance(node, str):
+            return node
+        return f"({source(node)})" if isinstance(node, gast.Tuple) else source(node)
 
     def is_local(self, identifier):
         return identifier in self.local_names
@@ -101,7 +103,7 @@ class ReverseGenerator:
         return []
 
     def emit_all(self, name="f"):
-        self.reads_order, self.needs_init, self.loop_depth = [], set(), 0
+        self.reads_order, self.needs_init, self.loop_depth, self.assigned_bars = [], set(), 0, set()
         self.captured = set(self.inputs)
         self.synthetic_counter = 0
         body = self.forward_block(self.function.body[:-1], 1)
@@ -334,6 +336,7 @@ class ReverseGenerator:
             lines.add(depth, f"{bar} = {self.sd}.accumulate({bar}, {term})")
         zero.discard(bar)
         bound.add(bar)
+        self.assigned_bars.add(bar)
 
     def note_read_bar(self, bar, bound):
         if bar not in bound:
@@ -569,6 +572,7 @@ class ReverseGenerator:
         for name in direct:
             zero.discard(self.bar(name))
             bound.add(self.bar(name))
+            self.assigned_bars.add(self.bar(name))
         target_reassigned = target in direct
         for name, part in pending:
             if name == target and not target_reassigned:
@@ -610,10 +614,11 @@ class ReverseGenerator:
             text.add(1, f"{state_tuple} = state")
         for stack in stacks:
             text.add(1, f"{stack} = list({stack})")
-        for bar in sorted(self.needs_init):
-            text.add(1, f"{bar} = {self.sd}.ZERO")
+        init_position = len(text.lines)
         text.extend(reverse)
+        self.needs_init |= {self.bar(n) for n in inputs if self.bar(n) in self.assigned_bars and self.bar(n) not in bound}
         results = [self.bar(n) if self.bar(n) in bound or self.bar(n) in self.needs_init else f"{self.sd}.ZERO" for n in inputs]
+        text.lines[init_position:init_position] = ["    " + f"{bar} = {self.sd}.ZERO" for bar in sorted(self.needs_init)]
         if self.result in inputs:
             results = [r if n != self.result else self.bar(n) for r, n in zip(results, inputs)]
         text.add(1, f"return ({', '.join(results)}{',' if len(results) == 1 else ''})")
