@@ -12,10 +12,11 @@ import numpy as np
 
 from .errors import NoRuleError
 from .rules.differentials import NO_FIELDS, ZERO, Tangent, Thunk, accumulate, extern, is_zero
+from .rules.containers import regroup
 from .rules.projection import project
 from .rules.registry import Sample, lookup, register_frule, register_rrule, rrule
 
-__all__ = ["ZERO", "rrule", "accumulate", "project", "add_at_index", "index_cotangent", "zero_at_index", "attribute_cotangent",
+__all__ = ["ZERO", "rrule", "call_spread", "accumulate", "project", "add_at_index", "index_cotangent", "zero_at_index", "attribute_cotangent",
            "component", "pop_cotangent", "copy_for_write", "as_sequence", "call", "call_method"]
 
 
@@ -38,6 +39,11 @@ def add_at_index(cotangent, primal, index, value):
         result = dict(cotangent) if isinstance(cotangent, dict) else {}
         result[index] = accumulate(result.get(index), value)
         return result
+    if isinstance(primal, tuple) and hasattr(primal, "_fields"):
+        fields = primal._fields
+        positions = range(*index.indices(len(primal))) if isinstance(index, slice) else [index]
+        values = value if isinstance(index, slice) else [value]
+        return accumulate(cotangent, Tangent(type(primal), **{fields[p]: v for p, v in zip(positions, values)}))
     if isinstance(primal, (list, tuple)):
         result = list(cotangent) if isinstance(cotangent, (list, tuple)) else [ZERO] * len(primal)
         if isinstance(index, slice):
@@ -67,6 +73,8 @@ def zero_at_index(cotangent, primal, index):
     if is_zero(cotangent):
         return ZERO
     cotangent = extern(cotangent)
+    if isinstance(cotangent, Tangent):
+        return cotangent.replace(**{index: ZERO})
     if isinstance(cotangent, dict):
         result = dict(cotangent)
         result.pop(index, None)
@@ -200,3 +208,36 @@ def _as_sequence_frule(iterable):
         return ZERO if isinstance(iterable, (dict, set)) else iterable_dot
 
     return as_sequence(iterable), as_sequence_pushforward
+
+
+def call_spread(function, arguments, spread, keywords, extra_keywords):
+    """`function(*flattened arguments, **keywords, **extra_keywords)` where `spread[i]` marks `*arguments[i]`.
+
+    The pullback returns (∂self, one cotangent per entry of `arguments`, one per keyword, a dict for
+    `extra_keywords`).
+    """
+    flat = []
+    for value, is_spread in zip(arguments, spread):
+        if is_spread:
+            flat.extend(value)
+        else:
+            flat.append(value)
+    extra = dict(extra_keywords or {})
+    y, pullback = call(function, *flat, **keywords, **extra)
+
+    def spread_call_pullback(y_bar):
+        parts = pullback(y_bar)
+        result, position = [parts[0]], 1
+        for value, is_spread in zip(arguments, spread):
+            if is_spread:
+                count = len(value)
+                result.append(regroup(value, list(parts[position: position + count])))
+                position += count
+            else:
+                result.append(parts[position])
+                position += 1
+        result.extend(parts[position: position + len(keywords)])
+        result.append(dict(zip(extra, parts[position + len(keywords):])))
+        return tuple(result)
+
+    return y, spread_call_pullback

@@ -58,7 +58,9 @@ def _is_leaf(value):
 
 
 def leaves(value):
-    """The differentiable leaves of a nested tuple/list/dict value, in a fixed order."""
+    """The differentiable leaves of a nested tuple/list/dict value (or a map/zip of them), in a fixed order."""
+    if isinstance(value, (map, zip)):
+        value = list(value)
     if _is_leaf(value):
         return [value]
     if isinstance(value, (list, tuple)):

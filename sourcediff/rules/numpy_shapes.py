@@ -316,6 +316,22 @@ linear_rule(np.moveaxis, moveaxis_adjoint, samples=[Sample((M234, 0, -1)), Sampl
 linear_rule(np.flip, flip_adjoint, samples=[Sample((M23,)), Sample((M234,), {"axis": 1}), Sample((M234, (0, 2)))])
 linear_rule(np.copy, identity_adjoint, samples=[Sample((M23,)), Sample((Z23,))])
 linear_rule(np.ndarray.copy, identity_adjoint, samples=[Sample((M23,))])
+
+
+def item_adjoint(y_bar, x, *index):
+    """`x.item(*index)` reads one entry: its adjoint puts the seed back at that entry."""
+    result = np.zeros(np.shape(x), dtype=np.result_type(x, float))
+    if not index:
+        result.flat[0] = y_bar
+    elif len(index) == 1 and not isinstance(index[0], tuple):
+        result.flat[index[0]] = y_bar
+    else:
+        result[index[0] if len(index) == 1 else index] = y_bar
+    return result
+
+
+linear_rule(np.ndarray.item, item_adjoint, samples=[Sample((np.array([1.5]),)), Sample((M23, 4)), Sample((M23, 1, 2))])
+linear_rule(np.generic.item, item_adjoint, samples=[Sample((np.float64(0.75),))])
 linear_rule(np.broadcast_to, identity_adjoint, samples=[Sample((V3, (2, 3))), Sample((draw((3, 1), 7), (2, 3, 4)))])
 linear_rule(np.ndarray.astype, identity_adjoint, apply=cast_tangent, samples=[
     Sample((M23.astype(np.float32), np.float64)), Sample((M23, complex)), Sample((Z23, np.complex128)), Sample((M23, int)),

@@ -15,7 +15,7 @@ import copy
 
 import gast
 
-from .syntax import at_line
+from .syntax import assign, at_line, name
 
 UNSUPPORTED = {
     gast.Try: "a try statement", gast.With: "a with statement", gast.AsyncWith: "an async with statement",
@@ -49,6 +49,8 @@ class Desugar(gast.NodeTransformer):
         return node
 
     def visit_AugAssign(self, node):
+        if isinstance(node.target, gast.Name) and self.aliases_of(node):
+            return self.aliased_update(node)
         target = self.visit(node.target)
         load = copy.deepcopy(target)
         for child in gast.walk(load):
@@ -60,6 +62,24 @@ class Desugar(gast.NodeTransformer):
         value = gast.BinOp(left=load, op=node.op, right=self.visit(node.value))
         return at_line(gast.Assign(targets=[target], value=value, type_comment=None), node.lineno)
 
+    def aliases_of(self, node):
+        """Names that may refer to the same object as the target of `node`, bound before it."""
+        group = self.alias_groups.get(node.target.id, {node.target.id})
+        return sorted(n for n in group - {node.target.id} if self.first_binding.get(n, node.lineno) < node.lineno)
+
+    def aliased_update(self, node):
+        """`x op= v` where another name may share x's object: update x, then every alias still sharing
+        the old object, when that object is mutable (arrays and lists are updated in place by Python)."""
+        target = node.target.id
+        before = self.namer.fresh(target + "_before")
+        value = self.visit(node.value)
+        update = gast.BinOp(left=name(target), op=node.op, right=value)
+        out = [assign(before, name(target), node.lineno), assign(target, update, node.lineno)]
+        for alias in self.aliases_of(node):
+            test = gast.parse(f"{alias} is {before} and hasattr({before}, '__iadd__')", mode="eval").body
+            out.append(at_line(gast.If(test=test, body=[assign(alias, name(target), node.lineno)], orelse=[]), node.lineno))
+        return out
+
     def visit_AnnAssign(self, node):
         if node.value is None:
             return None
@@ -69,7 +89,27 @@ class Desugar(gast.NodeTransformer):
         return None
 
 
-def desugar(function, origin):
+def _alias_groups(function):
+    """Names linked by plain copies (`a = b`), and the line where each name is first bound."""
+    groups, first_binding = {}, {}
+    for argument in function.args.args + function.args.posonlyargs + function.args.kwonlyargs:
+        first_binding[argument.id] = 0
+    for node in gast.walk(function):
+        if isinstance(node, (gast.Assign, gast.AugAssign, gast.For)):
+            for target in node.targets if isinstance(node, gast.Assign) else [node.target]:
+                for child in gast.walk(target):
+                    if isinstance(child, gast.Name):
+                        first_binding[child.id] = min(first_binding.get(child.id, node.lineno), node.lineno)
+        if isinstance(node, gast.Assign) and isinstance(node.value, gast.Name):
+            linked = {node.value.id} | {t.id for t in node.targets if isinstance(t, gast.Name)}
+            merged = set().union(*(groups.get(n, {n}) for n in linked))
+            for member in merged:
+                groups[member] = merged
+    return groups, first_binding
+
+
+def desugar(function, origin, namer):
     transformer = Desugar(origin)
-    transformer.root = function
+    transformer.root, transformer.namer = function, namer
+    transformer.alias_groups, transformer.first_binding = _alias_groups(function)
     return transformer.visit(function)

@@ -46,13 +46,26 @@ class Derivative:
     version: int
 
 
-def stages(function, scalar_inputs=frozenset()):
+def _return_self(node):
+    """Make an `__init__` return its object, so the object's cotangent seeds its pullback."""
+    self_name = (node.args.posonlyargs + node.args.args)[0].id
+    for child in gast.walk(node):
+        if isinstance(child, gast.Return):
+            child.value = gast.Name(id=self_name, ctx=gast.Load(), annotation=None, type_comment=None)
+    line = node.body[-1].lineno
+    node.body.append(gast.Return(value=gast.Name(id=self_name, ctx=gast.Load(), annotation=None, type_comment=None),
+                                 lineno=line, col_offset=0))
+
+
+def stages(function, scalar_inputs=frozenset(), returns_self=False):
     """Run the passes on `function`, returning each stage's output (for `dump --stage`)."""
     node, origin = parse_function(function)
+    if returns_self:
+        _return_self(node)
     free = list(function.__code__.co_freevars)
     namer = Namer(names_in(node) | BUILTIN_NAMES | set(free) | set(function.__globals__))
     result = {"parse": source(node)}
-    node = desugar(node, origin)
+    node = desugar(node, origin, namer)
     result["desugar"] = source(node)
     node = lower_jumps(node, namer)
     result["lower_jumps"] = source(node)
@@ -146,9 +159,9 @@ def _is_scalar_atom(node, scalar_names):
     return isinstance(node, gast.Name) and node.id in scalar_names
 
 
-def build(function, scalar_inputs):
+def build(function, scalar_inputs, returns_self=False):
     """Transform and compile the reverse-mode derivative of `function`."""
-    node, origin, namer, free, _ = stages(function, scalar_inputs)
+    node, origin, namer, free, _ = stages(function, scalar_inputs, returns_self)
     arguments = node.args
     parameters = [a.id for a in arguments.posonlyargs + arguments.args]
     parameters += [arguments.vararg.id] if arguments.vararg else []
@@ -222,16 +235,19 @@ _cache = {}
 _lock = threading.RLock()
 
 
-def derivative(function, scalar_inputs=frozenset()):
-    """The cached reverse-mode `Derivative` of a Python function, specialised on its scalar inputs."""
-    key = (function.__code__, scalar_inputs)
+def derivative(function, scalar_inputs=frozenset(), returns_self=False):
+    """The cached reverse-mode `Derivative` of a Python function, specialised on its scalar inputs.
+
+    `returns_self` builds an `__init__` as a function returning its object (for constructors).
+    """
+    key = (function.__code__, scalar_inputs, returns_self)
     entry = _cache.get(key)
     if entry is not None and entry.version == registry.version():
         return entry
     with _lock:
         entry = _cache.get(key)
         if entry is None or entry.version != registry.version():
-            entry = _cache[key] = build(function, scalar_inputs)
+            entry = _cache[key] = build(function, scalar_inputs, returns_self)
         return entry
 
 
@@ -257,9 +273,9 @@ def _cell_value(cell):
         return None
 
 
-def run_forward(function, args, kwargs):
+def run_forward(function, args, kwargs, returns_self=False):
     """Run the derivative's forward for a call; returns (derivative, y, state, cell values)."""
-    entry = derivative(function, scalar_inputs_of(function, args))
+    entry = derivative(function, scalar_inputs_of(function, args), returns_self)
     cells = [_cell_value(c) for c in function.__closure__] if entry.free_names else []
     y, state = entry.forward(*cells, *args, **kwargs)
     return entry, y, state, cells
@@ -338,6 +354,8 @@ def _construct(cls, args, kwargs):
         fields = list(cls._fields)
     elif dataclasses.is_dataclass(cls):
         fields = [f.name for f in dataclasses.fields(cls) if f.init]
+    elif isinstance(cls.__init__, types.FunctionType) and cls.__new__ is object.__new__:
+        return _construct_with_init(cls, args, kwargs)
     else:
         return None
     y = cls(*args, **kwargs)
@@ -347,4 +365,19 @@ def _construct(cls, args, kwargs):
         return (NO_FIELDS,) + tuple(runtime.component(y_bar, n) if not isinstance(y_bar, tuple) or hasattr(y_bar, "fields")
                                     else y_bar[fields.index(n)] for n in names)
 
+    return y, constructor_pullback
+
+
+def _construct_with_init(cls, args, kwargs):
+    """Constructing a class with a Python `__init__`: differentiate `__init__` as returning the object."""
+    instance = cls.__new__(cls)
+    initializer = cls.__init__
+    entry, y, state, _ = run_forward(initializer, (instance,) + tuple(args), kwargs, returns_self=True)
+    init_pullback = _pullback_for_call(entry, state, initializer, len(args) + 1, list(kwargs))
+
+    def constructor_pullback(y_bar):
+        cotangents = init_pullback(y_bar)
+        return (cotangents[0],) + tuple(cotangents[2:])
+
+    constructor_pullback.__name__ = f"{cls.__name__}_pullback"
     return y, constructor_pullback

@@ -235,6 +235,13 @@ class ReverseGenerator:
         arguments = ", ".join(self.call_arguments(value, kind))
         if kind.kind == "rule":
             return f"{self.sd}.rrule({kind.function_text}, {arguments})".replace(", )", ")") if arguments else f"{self.sd}.rrule({kind.function_text})"
+        if kind.kind == "spread":
+            arguments = [a.value if isinstance(a, gast.Starred) else a for a in value.args]
+            spread = [isinstance(a, gast.Starred) for a in value.args]
+            keywords = ", ".join(f"{k.arg!r}: {source(k.value)}" for k in value.keywords if k.arg)
+            extra = next((source(k.value) for k in value.keywords if k.arg is None), "None")
+            listed = ", ".join(source(a) for a in arguments) + ("," if len(arguments) == 1 else "")
+            return f"{self.sd}.call_spread({kind.function_text}, ({listed}), {tuple(spread)}, {{{keywords}}}, {extra})"
         if kind.kind == "method":
             receiver, method = source(value.func.value), value.func.attr
             rest = f", {arguments}" if arguments else ""
@@ -246,7 +253,7 @@ class ReverseGenerator:
         """The forward assignment; operations with a pullback also bind it (pushing the old one if needed)."""
         right = self.forward_value(target, value)
         kind = self.operation_kind(value) if target in self.active else None
-        if kind is None or kind.kind not in ("rule", "call", "method"):
+        if kind is None or kind.kind not in ("rule", "call", "method", "spread"):
             return f"{target} = {right}"
         pullback = self.pullback_name(target, value)
         self.push(pullback, depth, lines)
@@ -276,7 +283,13 @@ class ReverseGenerator:
         if isinstance(value, (gast.BinOp, gast.UnaryOp)):
             return self.classify(value, self.scalar_names)
         if isinstance(value, gast.Call):
-            return self.classify(value, self.scalar_names)
+            kind = self.classify(value, self.scalar_names)
+            if _spreads(value) and kind.kind not in ("inactive", "append"):
+                if kind.kind == "method":
+                    raise self.origin.unsupported(value, "a method call with *args or **kwargs spread into it",
+                                                  "Call the method with its arguments written out.")
+                return Callee("spread", function_text=source(value.func))
+            return kind
         return None
 
     def condition_name(self, node):
@@ -303,6 +316,8 @@ class ReverseGenerator:
             func = node.value.func
             return isinstance(func, gast.Attribute) and func.attr == "append" and isinstance(func.value, gast.Name) \
                 and func.value.id in self.active
+        if isinstance(node, gast.FunctionDef):
+            return node.name in self.active
         if isinstance(node, (gast.If, gast.For, gast.While)):
             return any(self.relevant(child) for child in node.body + node.orelse)
         return False
@@ -370,6 +385,8 @@ class ReverseGenerator:
                 if self.is_active(argument):
                     self.add(argument.id, item, depth, lines, zero, bound)
             return zero, bound
+        if isinstance(node, gast.FunctionDef):
+            return self.reverse_function_definition(node, depth, lines, zero, bound)
         if isinstance(node, gast.If):
             condition = self.condition_name(node)
             body, zero_body, bound_body = self.reverse_block(node.body, depth + 1, set(zero), set(bound))
@@ -442,7 +459,7 @@ class ReverseGenerator:
         elif kind is not None and kind.kind == "inline":
             self.reverse_inline(target, value, kind, depth, lines, zero, bound, self_referencing)
             return zero, bound
-        elif kind is not None and kind.kind in ("rule", "call", "method"):
+        elif kind is not None and kind.kind in ("rule", "call", "method", "spread"):
             self.reverse_pullback(target, value, kind, depth, lines, zero, bound)
             if self_referencing:
                 self.restore(target, depth, lines)
@@ -472,13 +489,23 @@ class ReverseGenerator:
                 if self.is_active(element):
                     self.add(element.id, f"{self.sd}.component({bar}, {self.read(key)})", depth, lines, zero, bound)
         elif isinstance(value, gast.Lambda):
-            parameters = {a.id for a in value.args.args}
-            for captured in sorted(loaded_names(value.body) - parameters):
-                if captured in self.active:
-                    self.add(captured, f"{self.sd}.component({bar}, {captured!r})", depth, lines, zero, bound)
+            self.reverse_closure(bar, _captured_names(value), depth, lines, zero, bound)
         if not self_referencing:
             self.reset(target, depth, lines, zero)
         self.restore(target, depth, lines)
+        return zero, bound
+
+    def reverse_closure(self, bar, captured, depth, lines, zero, bound):
+        """A closure's cotangent has one field per captured variable: hand each to its variable."""
+        for name in sorted(captured & self.active):
+            self.add(name, f"{self.sd}.component({bar}, {name!r})", depth, lines, zero, bound)
+
+    def reverse_function_definition(self, node, depth, lines, zero, bound):
+        bar = self.bar(node.name)
+        if bar not in zero:
+            self.note_read_bar(bar, bound)
+            self.reverse_closure(bar, _captured_names(node), depth, lines, zero, bound)
+            self.reset(node.name, depth, lines, zero)
         return zero, bound
 
     def add_functional(self, name, term, depth, lines, zero, bound):
@@ -535,13 +562,16 @@ class ReverseGenerator:
             slots = [None, value.left, value.right]
         elif isinstance(value, gast.UnaryOp):
             slots = [None, value.operand]
+        elif kind.kind == "method":
+            slots = [value.func.value] + list(value.args) + [k.value for k in value.keywords]
         else:
-            first = value.func.value if kind.kind == "method" else (value.func if kind.kind == "call" and isinstance(value.func, gast.Name) else None)
-            slots = ([first] if kind.kind != "method" else [first]) + list(value.args)
-            if kind.kind != "rule":
+            callee = value.func if kind.kind in ("call", "spread") and isinstance(value.func, gast.Name) else None
+            slots = [callee] + [a.value if isinstance(a, gast.Starred) else a for a in value.args]
+            if kind.kind == "call":
                 slots += [k.value for k in value.keywords]
-            if kind.kind == "method":
-                slots = [first] + list(value.args) + [k.value for k in value.keywords]
+            elif kind.kind == "spread":
+                slots += [k.value for k in value.keywords if k.arg]
+                slots.append(next((k.value for k in value.keywords if k.arg is None), None))
         names = []
         direct = set()
         pending = []
@@ -658,6 +688,20 @@ def _index_value(index):
     if isinstance(index, gast.Tuple):
         return gast.Tuple(elts=[_index_value(e) for e in index.elts], ctx=gast.Load())
     return index
+
+
+def _spreads(call):
+    return any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords)
+
+
+def _captured_names(function):
+    """Names a lambda or nested def reads from the enclosing function."""
+    arguments = function.args
+    parameters = {a.id for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
+    parameters |= {a.id for a in (arguments.vararg, arguments.kwarg) if a is not None}
+    body = function.body if isinstance(function.body, list) else [function.body]
+    inner = set().union(*(stored_names(statement) for statement in body)) if isinstance(function.body, list) else set()
+    return set().union(*(loaded_names(statement) for statement in body)) - parameters - inner
 
 
 def _is_fresh(value):
