@@ -6,8 +6,10 @@
     >>> sd.gradient(f, 0.5)  # doctest: +SKIP
     (0.9182...,)
 """
-import functools
+import linecache
 import types
+
+import gast
 
 import numpy as np
 
@@ -15,6 +17,7 @@ from .errors import NonScalarOutputError, NoRuleError, SourceDiffError
 from .rules.differentials import ZERO, Tangent, extern, is_zero
 from .rules.registry import lookup
 from .transform import pipeline
+from .transform.source import parse_function
 
 
 def _name(f):
@@ -83,14 +86,28 @@ def pullback(f, *args, **kwargs):
     return y, back
 
 
+def _return_site(f):
+    """(file, line, code) of the last `return` of a Python function, or of its `def` line."""
+    code = getattr(f, "__code__", None)
+    if code is None:
+        return {}
+    line = code.co_firstlineno
+    try:
+        node, _ = parse_function(f)
+        returns = [n.lineno for n in gast.walk(node) if isinstance(n, gast.Return)]
+        line = max(returns, default=line)
+    except SourceDiffError:
+        pass
+    return dict(function=_name(f), filename=code.co_filename, line=line, code=linecache.getline(code.co_filename, line))
+
+
 def _seed(y, f):
     if isinstance(y, (bool, np.bool_)) or not isinstance(y, (float, int, np.floating, np.integer, np.ndarray)) or \
             (isinstance(y, np.ndarray) and (y.shape != () or y.dtype.kind not in "fiu")):
-        code = getattr(f, "__code__", None)
         raise NonScalarOutputError(
             f"gradient needs a function returning a real scalar, but {_name(f)} returned "
             f"{type(y).__name__}{' of shape ' + str(y.shape) if isinstance(y, np.ndarray) else ''}",
-            function=_name(f), filename=code.co_filename if code else None, line=code.co_firstlineno if code else None,
+            **_return_site(f),
             hint="Reduce the output to a scalar (e.g. with np.sum), or use sd.pullback with a cotangent of the output's shape.")
     if isinstance(y, (np.floating, np.ndarray)) and np.asarray(y).dtype.kind == "f":
         return np.asarray(y).dtype.type(1.0)

@@ -5,6 +5,7 @@ small, fast in the common case, and never mutates a cotangent it did not create.
 """
 import copy
 import inspect
+import linecache
 import sys
 import types
 
@@ -142,14 +143,21 @@ def as_sequence(iterable):
     return list(iterable)
 
 
-def _no_rule(function, depth=2):
-    frame = sys._getframe(depth)
+def _no_rule(function):
+    """A `NoRuleError` pointing at the line of generated code (hence user code) that made the call."""
+    frame = sys._getframe(1)
+    while frame is not None and not frame.f_code.co_name.endswith("_forward"):
+        frame = frame.f_back
     name = getattr(function, "__qualname__", repr(function))
+    where = {}
+    if frame is not None:
+        code = frame.f_code
+        where = dict(function=code.co_name.removesuffix("_forward"), filename=code.co_filename, line=frame.f_lineno,
+                     code=linecache.getline(code.co_filename, frame.f_lineno))
     return NoRuleError(
-        f"{name} has no derivative rule and no Python source to differentiate",
-        function=frame.f_code.co_name.removesuffix("_forward"), filename=frame.f_code.co_filename, line=frame.f_lineno,
+        f"{name} has no derivative rule and no Python source to differentiate", **where,
         hint=f"Register a rule for it with @sd.register_rrule({getattr(function, '__name__', 'f')}) "
-             "or mark it with sd.non_differentiable.",
+             "or declare it with sd.non_differentiable.",
     )
 
 

@@ -2,11 +2,6 @@
 import pytest
 
 KNOWN_BUGS = {
-    "calls_cumprod": "NoRuleError raised at run time does not quote the offending code",
-    "calls_frexp": "NoRuleError raised at run time does not quote the offending code",
-    "calls_rng_normal": "a method of a C object without a rule crashes in reverse_call instead of NoRuleError",
-    "returns_vector": "NonScalarOutputError names the def line, not the return line, and quotes no code",
-    "returns_tuple": "NonScalarOutputError names the def line, not the return line, and quotes no code",
 }
 
 

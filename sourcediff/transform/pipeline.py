@@ -129,6 +129,8 @@ class Resolver:
                 if templates is not None:
                     return Callee("inline", rule, text, templates)
             return Callee("rule", rule, text)
+        if not _transformable(function):
+            return Callee("no rule", function_text=text)
         return Callee("call", function_text=text)
 
     def is_differentiable_call(self, node):
@@ -141,6 +143,13 @@ class Resolver:
         rule = registry.lookup(function)
         return function in SCALAR_BUILTINS if _hashable(function) and function in SCALAR_BUILTINS else \
             (rule is not None and rule.partials is not None and getattr(function, "__module__", None) == "math")
+
+
+def _transformable(function):
+    """Whether sourcediff can differentiate calls to `function` without a rule."""
+    if isinstance(function, (types.FunctionType, types.MethodType, type)):
+        return True
+    return isinstance(getattr(type(function), "__call__", None), types.FunctionType)
 
 
 def _hashable(value):
@@ -287,7 +296,10 @@ def reverse_call(function, args, kwargs):
     The pullback returns (∂self, ∂args..., ∂kwarg values...), as `runtime.call` promises.
     """
     if isinstance(function, types.MethodType):
-        y, pullback = reverse_call(function.__func__, (function.__self__,) + tuple(args), kwargs)
+        result = reverse_call(function.__func__, (function.__self__,) + tuple(args), kwargs)
+        if result is None:
+            return None
+        y, pullback = result
 
         def bound_method_pullback(y_bar):
             cotangents = pullback(y_bar)

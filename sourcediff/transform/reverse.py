@@ -18,6 +18,7 @@ Guarantees:
 """
 import gast
 
+from ..errors import NoRuleError
 from .normalize import global_path
 from .syntax import loaded_names, source, stored_names
 from .templates import free_names
@@ -229,6 +230,10 @@ class ReverseGenerator:
         if target not in self.active:
             return source(value)
         kind = self.operation_kind(value)
+        if kind is not None and kind.kind == "no rule":
+            raise self.origin.error(NoRuleError, f"{kind.function_text} has no derivative rule and no Python source to differentiate",
+                                    value, f"Register a rule for it with @sd.register_rrule({kind.function_text}) "
+                                           "or declare it with sd.non_differentiable.")
         if kind is None or kind.kind in ("inline", "inactive", "append"):
             return source(value)
         pullback = self.pullback_name(target, value)
