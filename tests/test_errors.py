@@ -8,7 +8,6 @@ import os
 import numpy as np
 import pytest
 
-
 import sourcediff as sd
 from sourcediff.rules.registry import lookup
 from sourcediff.testing import fd_vjp

@@ -5,7 +5,6 @@ import dataclasses
 import numpy as np
 import pytest
 
-
 import sourcediff as sd
 from sourcediff.testing import central_fdm, cotangent_leaves, fd_vjp, leaves
 
