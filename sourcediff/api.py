@@ -131,10 +131,15 @@ def source(f, mode="reverse"):
     """
     if mode != "reverse":
         raise SourceDiffError(f"mode={mode!r} is not available: sourcediff generates reverse-mode code (mode='reverse')")
+    return pipeline.derivative(_python_function(f, "sd.source")).source
+
+
+def _python_function(f, caller):
     function = f.__func__ if isinstance(f, types.MethodType) else f
     if not isinstance(function, types.FunctionType):
-        raise SourceDiffError(f"sd.source needs a Python function, got {_name(f)}")
-    return pipeline.derivative(function).source
+        raise SourceDiffError(f"{caller} needs a Python function defined in source, got {_name(f)}",
+                              hint="Functions without Python source are differentiated through their registered rules.")
+    return function
 
 
 def differentiable(f):
@@ -142,7 +147,7 @@ def differentiable(f):
 
     Calling `f` still runs the original function.
     """
-    pipeline.derivative(f)
+    pipeline.derivative(_python_function(f, "sd.differentiable"))
     f.__sourcediff__ = True
     return f
 

@@ -1,0 +1,108 @@
+"""The public API: pullback, gradient, source, differentiable, rule registration, complex inputs."""
+import math
+import traceback
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from sourcediff.testing import fd_vjp
+
+
+def polynomial(x, a):
+    return a * x ** 3 + math.sin(x)
+
+
+def uses_helper(x):
+    return helper(x) * 2.0
+
+
+def helper(x):
+    return x * x
+
+
+def logs_a_negative(x):
+    y = x - 10.0
+    return math.log(y)
+
+
+def squared_modulus(z):
+    return abs(z) ** 2
+
+
+def complex_energy(z, w):
+    return np.sum(np.abs(z * w) ** 2).real
+
+
+def test_pullback_can_be_called_with_any_cotangent_and_repeatedly():
+    y, back = sd.pullback(polynomial, 0.7, 1.3)
+    assert y == polynomial(0.7, 1.3)
+    once, twice = back(1.0), back(1.0)
+    assert once == twice
+    assert back(2.0) == pytest.approx(tuple(2 * g for g in once))
+    assert once == pytest.approx(tuple(float(g) for g in fd_vjp(polynomial, (0.7, 1.3), 1.0)))
+
+
+def test_keyword_arguments_are_not_differentiated():
+    assert len(sd.gradient(polynomial, 0.7, a=1.3)) == 1
+
+
+def test_registering_a_rule_later_takes_effect_without_refresh():
+    assert sd.gradient(uses_helper, 3.0) == (12.0,)
+
+    @sd.register_rrule(helper, samples=[(1.5,)])
+    def _(x):
+        def helper_pullback(y_bar):
+            return sd.NO_FIELDS, 100.0 * y_bar
+
+        return helper(x), helper_pullback
+
+    try:
+        assert sd.gradient(uses_helper, 3.0) == (200.0,)
+    finally:
+        from sourcediff.rules.registry import RULES
+
+        del RULES[helper]
+        sd.refresh()
+
+
+def test_errors_inside_generated_code_point_at_the_users_line():
+    with pytest.raises(ValueError) as info:
+        sd.gradient(logs_a_negative, 1.0)
+    frames = [f for f in traceback.extract_tb(info.tb) if f.filename == __file__]
+    assert frames and frames[-1].line == "return math.log(y)"
+
+
+def test_complex_gradients_follow_the_conjugating_convention():
+    z = 1.5 - 0.5j
+    (gradient,) = sd.gradient(squared_modulus, z)
+    assert gradient == pytest.approx(2 * z)
+    z, w = np.array([1.0 + 2.0j, -0.5j]), np.array([0.3 - 1.0j, 2.0 + 0.1j])
+    got = sd.gradient(complex_energy, z, w)
+    for g, expected in zip(got, fd_vjp(complex_energy, (z, w), 1.0)):
+        assert np.allclose(g, expected)
+
+
+def test_real_inputs_never_get_complex_cotangents():
+    (gradient,) = sd.gradient(lambda x: np.sum(np.abs(x * (1 + 1j)) ** 2), np.array([0.5, -1.0]))
+    assert np.allclose(gradient, 4 * np.array([0.5, -1.0]))
+    assert gradient.dtype == np.float64
+
+
+def test_source_shows_the_code_that_runs_and_is_deterministic():
+    text = sd.source(polynomial)
+    assert "def polynomial_forward(x, a):" in text and "def polynomial_pullback(state, result_bar):" in text
+    assert "# line" in text and text == sd.source(polynomial)
+    with pytest.raises(sd.SourceDiffError):
+        sd.source(polynomial, mode="sideways")
+
+
+def test_differentiable_checks_the_function_up_front_and_keeps_it_callable():
+    marked = sd.differentiable(polynomial)
+    assert marked(0.5, 2.0) == polynomial(0.5, 2.0)
+    with pytest.raises(sd.SourceDiffError):
+        sd.differentiable(print)
+
+
+def test_a_rule_beats_the_source():
+    assert sd.gradient(np.sum, np.ones(3))[0].tolist() == [1.0, 1.0, 1.0]
