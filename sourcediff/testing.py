@@ -6,7 +6,7 @@ one real number; `test_rrule` and `test_frule` check a registered rule against i
 the primal's shape and dtype and that the inputs are left unchanged.
 
     >>> import math
-    >>> round(central_fdm(5, 1)(math.sin, 0.0), 10)
+    >>> round(float(central_fdm(5, 1)(math.sin, 0.0)), 10)
     1.0
 """
 import copy

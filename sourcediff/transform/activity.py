@@ -4,6 +4,11 @@ A name is *varying* when its value depends differentiably on an input (a paramet
 captured variable), and *useful* when its value reaches the returned value. Active names are
 both; only statements that assign or mutate an active name need derivative code. The analysis
 is flow-insensitive over names (a name is active if any of its assignments is), which is safe.
+
+    >>> import gast
+    >>> f = gast.parse("def f(x, w):\n    y = x * w\n    unused = x + 1\n    n = len(x)\n    return y").body[0]
+    >>> sorted(activity(f, ["x", "w"], lambda call: call.func.id != "len"))
+    ['w', 'x', 'y']
 """
 import gast
 

@@ -4,9 +4,9 @@ Guarantees: no `AugAssign`, `AnnAssign` or `Pass`; every remaining statement is 
 Expr, If, For, While, Return, Break, Continue, Assert, Raise or a nested FunctionDef. Anything
 else raises `UnsupportedSyntaxError` naming the function, file and line.
 
-    >>> import gast; from sourcediff.transform.syntax import source
+    >>> import gast; from sourcediff.transform.syntax import source, Namer
     >>> tree = gast.parse("def f(x):\\n    x += 1\\n    return x").body[0]
-    >>> print(source(desugar(tree, None)))
+    >>> print(source(desugar(tree, None, Namer({"f", "x"}))))
     def f(x):
         x = x + 1
         return x

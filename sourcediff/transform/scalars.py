@@ -3,6 +3,11 @@
 Derivatives of operations on such names are inlined as arithmetic in the generated code. The
 input kinds come from the call being compiled (the derivative is specialised on them); a name
 is scalar if every assignment to it gives a scalar (checked to a fixed point).
+
+    >>> import gast
+    >>> f = gast.parse("def f(x, v):\n    a = x * 2.0\n    b = v * a\n    return b").body[0]
+    >>> sorted(scalars(f, {"x"}, lambda call: False))
+    ['a', 'x']
 """
 import gast
 
