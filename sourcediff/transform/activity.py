@@ -1,4 +1,4 @@
-"""activity: which names carry derivatives that reach the output.
+r"""activity: which names carry derivatives that reach the output.
 
 A name is *varying* when its value depends differentiably on an input (a parameter or a
 captured variable), and *useful* when its value reaches the returned value. Active names are

@@ -1,4 +1,4 @@
-"""scalars: which names always hold real Python numbers (float or int).
+r"""scalars: which names always hold real Python numbers (float or int).
 
 Derivatives of operations on such names are inlined as arithmetic in the generated code. The
 input kinds come from the call being compiled (the derivative is specialised on them); a name
