@@ -1,7 +1,10 @@
 """Gradient of a 1000-step Python loop of float arithmetic: cost relative to the plain function.
 
-Peers (autograd, PyTorch, JAX) are measured when installed (`pip install -e ".[bench]"`).
+Peers (autograd, PyTorch) are measured when installed (`pip install -e ".[bench]"`).
 Run: python benchmarks/scalar_loop.py
+
+One run on 2026-11-22 (2 cores): hand-written 2.5x the plain function, sourcediff 4.0x,
+autograd 1280x, PyTorch 463x.
 """
 import math
 import timeit

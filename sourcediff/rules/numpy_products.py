@@ -80,6 +80,12 @@ def matmul_rrule(a, b):
 
     @seeded_pullback(2)
     def matmul_pullback(y_bar):
+        if np.ndim(a) == 2 and np.ndim(b) == 1:
+            return NO_FIELDS, Thunk(lambda: project(a, np.outer(y_bar, conj(b)))), \
+                Thunk(lambda: project(b, conj(a).T @ y_bar))
+        if np.ndim(a) == 1 and np.ndim(b) == 2:
+            return NO_FIELDS, Thunk(lambda: project(a, conj(b) @ y_bar)), \
+                Thunk(lambda: project(b, np.outer(conj(a), y_bar)))
         a2, b2, y2 = _as_matrices(a, b, y_bar)
         a_bar = Thunk(lambda: project(a, unbroadcast(y2 @ conj_transpose(b2), a2.shape).reshape(np.shape(a))))
         b_bar = Thunk(lambda: project(b, unbroadcast(conj_transpose(a2) @ y2, b2.shape).reshape(np.shape(b))))
