@@ -61,9 +61,15 @@ def materialize(primal, cotangent):
     if is_zero(cotangent):
         return None
     if isinstance(cotangent, Tangent):
-        return Tangent(cotangent.primal_type, **{k: materialize(getattr(primal, k, None), v) if not is_zero(v) else v
-                                                   for k, v in cotangent.fields.items()})
+        return Tangent(cotangent.primal_type, **{k: materialize(_field(primal, k), v) for k, v in cotangent.fields.items()})
     return cotangent
+
+
+def _field(primal, name):
+    """The value behind entry `name` of a structural tangent: a closure's captured variable, or an attribute."""
+    if isinstance(primal, types.FunctionType) and name in primal.__code__.co_freevars:
+        return primal.__closure__[primal.__code__.co_freevars.index(name)].cell_contents
+    return getattr(primal, name, None)
 
 
 def pullback(f, *args, **kwargs):

@@ -106,3 +106,21 @@ def test_differentiable_checks_the_function_up_front_and_keeps_it_callable():
 
 def test_a_rule_beats_the_source():
     assert sd.gradient(np.sum, np.ones(3))[0].tolist() == [1.0, 1.0, 1.0]
+
+
+def make_scaler(scale, shift):
+    def scaler(x):
+        return scale * x + shift
+
+    return scaler
+
+
+def apply_squared(f, x):
+    return f(x) ** 2
+
+
+def test_a_closure_argument_gets_one_cotangent_entry_per_captured_variable():
+    scaler = make_scaler(3.0, 0.5)
+    scaler_bar, x_bar = sd.gradient(apply_squared, scaler, 2.0)
+    numeric = fd_vjp(lambda scale, shift, x: apply_squared(make_scaler(scale, shift), x), (3.0, 0.5, 2.0), 1.0)
+    assert (scaler_bar.scale, scaler_bar.shift, x_bar) == pytest.approx(tuple(float(v) for v in numeric))
