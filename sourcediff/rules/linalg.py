@@ -17,7 +17,7 @@ import numpy as np
 
 from .differentials import NO_FIELDS, ZERO, Tangent, Thunk, accumulate, extern, is_zero
 from .numpy_products import conj_transpose
-from .numpy_shapes import draw, seeded_pullback
+from .linear import draw, seeded_pullback
 from .projection import project
 from .registry import Sample, conj, register_frule, register_rrule
 

@@ -14,7 +14,7 @@ from collections import namedtuple
 import numpy as np
 
 from .differentials import ZERO, Tangent, accumulate, extern, is_zero
-from .numpy_shapes import draw, linear_rule, project_tree
+from .linear import draw, linear_rule, project_tree
 from .registry import Sample
 
 

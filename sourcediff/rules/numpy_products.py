@@ -13,7 +13,7 @@ import string
 import numpy as np
 
 from .differentials import NO_FIELDS, ZERO, Thunk, extern, is_zero
-from .numpy_shapes import draw, linear_rule, seeded_pullback
+from .linear import draw, linear_rule, seeded_pullback
 from .projection import project, unbroadcast
 from .registry import Sample, conj, register_frule, register_rrule
 

@@ -7,119 +7,14 @@ methods reuse the same adjoints (the transformer calls `x.reshape(2, 3)` as
 `np.ndarray.reshape(x, 2, 3)`), and `ARRAY_PROPERTIES` maps the attribute reads `x.T`, `x.real`
 and `x.imag` to plain functions that carry rules.
 
-The helpers the other NumPy rule tables share live here too: `seeded_pullback` (the `Zero()` and
-`Thunk` handling every pullback needs), `linear_rule`, `project_tree` and `draw` (sample arrays).
 Integer and boolean results (index arrays, masks) carry no derivative in any of these rules.
 """
-import functools
-
 import numpy as np
 
 from .differentials import NO_FIELDS, ZERO, extern, is_zero
 from .projection import project
+from .linear import draw, linear_rule, seeded_pullback
 from .registry import Sample, register_frule, register_rrule
-
-
-# Helpers shared by the NumPy rule tables.
-
-def draw(shape, seed=0, dtype=np.float64):
-    """A standard-normal sample array (complex parts drawn separately for complex `dtype`)."""
-    rng = np.random.default_rng(seed)
-    value = rng.standard_normal(shape)
-    if np.dtype(dtype).kind == "c":
-        value = value + 1j * rng.standard_normal(shape)
-    return value.astype(dtype)
-
-
-def seeded_pullback(arity):
-    """Decorator for the pullback of a function of `arity` positional arguments.
-
-    A `Zero()` seed gives `(NO_FIELDS, ZERO, ...)` without running the pullback; any other seed
-    reaches it externed (a `Thunk` evaluated, containers entry by entry).
-    """
-
-    def decorate(pullback):
-        @functools.wraps(pullback)
-        def seeded(y_bar):
-            if is_zero(y_bar):
-                return (NO_FIELDS,) + (ZERO,) * arity
-            return pullback(extern(y_bar))
-
-        return seeded
-
-    return decorate
-
-
-def project_tree(primal, cotangent):
-    """`project` entry by entry through lists, tuples and dicts, whose cotangents mirror them."""
-    if isinstance(primal, (list, tuple)) and not hasattr(primal, "_fields") and isinstance(cotangent, (list, tuple)):
-        return type(primal)(project_tree(p, c) for p, c in zip(primal, cotangent))
-    if isinstance(primal, dict) and isinstance(cotangent, dict):
-        return {key: project_tree(primal[key], c) for key, c in cotangent.items()}
-    return project(primal, cotangent)
-
-
-def _carries_derivative(value):
-    """False for integer, boolean and other non-float NumPy results, which have no derivative."""
-    return not isinstance(value, (np.ndarray, np.generic)) or value.dtype.kind in "fc"
-
-
-def _all_zero(tangent):
-    if isinstance(tangent, (list, tuple)):
-        return all(_all_zero(t) for t in tangent)
-    return is_zero(tangent)
-
-
-def _dense(primal, tangent):
-    """`tangent` with its `Zero()` entries replaced by zeros shaped like the matching primal entries."""
-    tangent = extern(tangent)
-    if isinstance(primal, (list, tuple)):
-        entries = [ZERO] * len(primal) if is_zero(tangent) else tangent
-        return type(primal)(_dense(p, t) for p, t in zip(primal, entries))
-    if is_zero(tangent):
-        return np.zeros_like(primal, dtype=np.result_type(primal, 0.0))
-    return np.asarray(tangent) if isinstance(primal, np.ndarray) else tangent
-
-
-def linear_rule(f, adjoint, *, samples, apply=None):
-    """Register both modes of `f`, a function linear in its first positional argument.
-
-    The other arguments (shapes, axes, indices) are not differentiated: they get `ZERO`
-    cotangents and their tangents are ignored. The pullback is
-    `project(x, adjoint(ȳ, x, *args, **kwargs))`: `adjoint` is the transpose of `f` and takes the
-    arguments of `f` after the seed. The pushforward applies `f` itself to the tangent of `x` (a
-    linear function maps tangents the way it maps values), with the `Zero()` entries of a
-    container tangent filled in; `apply(ẋ, *args, **kwargs)` replaces `f` there where the
-    tangent needs other handling (it then receives `ẋ` as it is).
-    """
-    name = getattr(f, "__name__", "linear")
-
-    @register_rrule(f, samples=samples)
-    def linear_rrule(x, *args, **kwargs):
-        y = f(x, *args, **kwargs)
-
-        @seeded_pullback(1 + len(args))
-        def linear_pullback(y_bar):
-            x_bar = project_tree(x, adjoint(y_bar, x, *args, **kwargs)) if _carries_derivative(y) else ZERO
-            return (NO_FIELDS, x_bar) + (ZERO,) * len(args)
-
-        linear_pullback.__name__ = linear_pullback.__qualname__ = f"{name}_pullback"
-        return y, linear_pullback
-
-    @register_frule(f)
-    def linear_frule(x, *args, **kwargs):
-        y = f(x, *args, **kwargs)
-
-        def linear_pushforward(self_dot, x_dot, *arg_dots):
-            x_dot = extern(x_dot)
-            if _all_zero(x_dot) or not _carries_derivative(y):
-                return ZERO
-            if apply is not None:
-                return apply(x_dot, *args, **kwargs)
-            return f(_dense(x, x_dot), *args, **kwargs)
-
-        linear_pushforward.__name__ = linear_pushforward.__qualname__ = f"{name}_pushforward"
-        return y, linear_pushforward
 
 
 # Adjoints. Each takes the seed, then the arguments of the function it transposes.

@@ -17,7 +17,6 @@ import gast
 import numpy as np
 
 from .. import runtime
-from ..errors import NoRuleError
 from ..rules import registry
 from .activity import activity
 from .desugar import desugar
@@ -328,7 +327,7 @@ def _callable_object(instance, call_method, args, kwargs):
 
 
 def _pullback_for_call(entry, state, function, positional_count, keyword_names):
-    from ..rules.differentials import NO_FIELDS, ZERO, Tangent
+    from ..rules.differentials import NO_FIELDS, Tangent
 
     code = function.__code__
     free_count = len(entry.free_names)

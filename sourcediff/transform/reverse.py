@@ -19,7 +19,6 @@ Guarantees:
 import gast
 
 from ..errors import NoRuleError
-from .normalize import global_path
 from .syntax import loaded_names, source, stored_names
 from .templates import free_names
 
@@ -236,10 +235,9 @@ class ReverseGenerator:
                                            "or declare it with sd.non_differentiable.")
         if kind is None or kind.kind in ("inline", "inactive", "append"):
             return source(value)
-        pullback = self.pullback_name(target, value)
         arguments = ", ".join(self.call_arguments(value, kind))
         if kind.kind == "rule":
-            return f"{self.sd}.rrule({kind.function_text}, {arguments})".replace(", )", ")") if arguments else f"{self.sd}.rrule({kind.function_text})"
+            return f"{self.sd}.rrule({kind.function_text}, {arguments})" if arguments else f"{self.sd}.rrule({kind.function_text})"
         if kind.kind == "spread":
             arguments = [a.value if isinstance(a, gast.Starred) else a for a in value.args]
             spread = [isinstance(a, gast.Starred) for a in value.args]

@@ -1,7 +1,7 @@
 """Every registered rule, both modes, against finite differences: adding a rule adds its test."""
 import pytest
 
-import sourcediff  # noqa: F401  (registers the rule tables)
+import sourcediff  # noqa: F401  (importing it registers the rule tables)
 from sourcediff.rules.registry import RULES, samples_of
 from sourcediff.testing import test_frule, test_rrule
 
