@@ -1,6 +1,5 @@
-"""Differentials, the rule registry, and the rule tables (imported here so they register)."""
-from . import operators  # noqa: F401  (registers rules)
-from . import numpy_elementwise, numpy_reductions  # noqa: F401  (registers rules)
-from . import builtins, math  # noqa: F401  (registers rules)
-from . import numpy_shapes, numpy_indexing, numpy_products, linalg  # noqa: F401  (registers rules)
-from . import containers  # noqa: F401  (registers rules)
+"""Differentials, the rule registry, and the rule tables (importing a table registers its rules)."""
+from . import (  # noqa: F401
+    builtins, containers, linalg, math, numpy_elementwise, numpy_indexing, numpy_products, numpy_reductions,
+    numpy_shapes, operators,
+)

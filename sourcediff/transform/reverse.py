@@ -72,14 +72,11 @@ class ReverseGenerator:
     def read(self, node):
         """Text of an atom read by the pullback, recording the names it needs from the forward."""
         for identifier in loaded_names(node) if not isinstance(node, str) else [node]:
-            if identifier not in self.reads_order and self.is_local(identifier):
+            if identifier not in self.reads_order and identifier in self.local_names:
                 self.reads_order.append(identifier)
         if isinstance(node, str):
             return node
         return f"({source(node)})" if isinstance(node, gast.Tuple) else source(node)
-
-    def is_local(self, identifier):
-        return identifier in self.local_names
 
     def is_active(self, node):
         return isinstance(node, gast.Name) and node.id in self.active
@@ -87,33 +84,26 @@ class ReverseGenerator:
     # Driver
 
     def generate(self, name):
-        self.local_names = self.inputs_set | stored_names(self.function) | set(self.synthetic_names())
+        """The module text of `<name>_forward` and `<name>_pullback`.
+
+        The first pass learns which names the pullback reads; those assigned more than once are
+        then saved on stacks by the second pass, whose text is the result.
+        """
+        self.local_names = set(self.inputs) | stored_names(self.function)
         self.restored = set()
-        self.emit_all()
+        self.emit_all(name)
         multi = {n for n, count in self.assign_counts.items() if count > 1}
         self.restored = set(self.reads_order) & multi
-        self.namer_state = set(self.namer.taken)
         return self.emit_all(name)
 
-    @property
-    def inputs_set(self):
-        return set(self.inputs)
-
-    def synthetic_names(self):
-        return []
-
-    def emit_all(self, name="f"):
+    def emit_all(self, name):
         self.reads_order, self.needs_init, self.loop_depth, self.assigned_bars = [], set(), 0, set()
         self.captured = set(self.inputs)
-        self.synthetic_counter = 0
         body = self.forward_block(self.function.body[:-1], 1)
-        zero = {self.bar(n) for n in self.all_bars_candidates()} - {self.bar(self.result)}
+        zero = {self.bar(n) for n in self.active | set(self.inputs)} - {self.bar(self.result)}
         bound = {self.bar(self.result)}
         reverse, zero, bound = self.reverse_block(self.function.body[:-1], 1, zero, bound)
         return self.assemble(name, body, reverse, zero, bound)
-
-    def all_bars_candidates(self):
-        return self.active | set(self.inputs)
 
     # Forward
 
@@ -121,7 +111,7 @@ class ReverseGenerator:
         lines, last_line = Lines(), None
         for node in statements:
             line = getattr(node, "lineno", None)
-            if line != last_line and line is not None and not _is_synthetic(node):
+            if line != last_line and line is not None:
                 lines.add(depth, f"# line {line}: {self.origin.line_text(line) if self.origin else ''}".rstrip())
                 last_line = line
             self.forward_statement(node, depth, lines)
@@ -197,14 +187,11 @@ class ReverseGenerator:
         self.loop_depth += 1
         if relevant:
             lines.add(depth + 1, f"{counter} += 1")
-            if isinstance(node, gast.For) and node.target.id in self.restored_targets():
+            if isinstance(node, gast.For) and node.target.id in self.restored:
                 lines.add(depth + 1, f"{self.stack(node.target.id)}.append({node.target.id})")
         lines.extend(self.forward_block(node.body, depth + 1))
         self.captured |= loop_captures
         self.loop_depth -= 1
-
-    def restored_targets(self):
-        return self.restored
 
     def loop_captures(self, node):
         captures = set()
@@ -267,11 +254,8 @@ class ReverseGenerator:
         if key not in self.synthetic:
             self.synthetic[key] = self.namer.fresh(target + "_pullback")
             self.local_names.add(self.synthetic[key])
-            self.assign_counts[self.synthetic[key]] = 2 if self.in_loop(value) else 1
+            self.assign_counts[self.synthetic[key]] = 2 if self.loop_depth > 0 else 1
         return self.synthetic[key]
-
-    def in_loop(self, value):
-        return self.loop_depth > 0
 
     def call_arguments(self, value, kind):
         if isinstance(value, (gast.BinOp,)):
@@ -726,10 +710,6 @@ def _captured_by(value):
     if isinstance(value, gast.Attribute):
         return set()
     return loaded_names(value)
-
-
-def _is_synthetic(node):
-    return False
 
 
 def _parameter_text(function, free):
