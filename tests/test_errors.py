@@ -4,6 +4,7 @@ import copy
 import inspect
 import math
 import os
+import re
 
 import numpy as np
 import pytest
@@ -86,6 +87,20 @@ def uses_walrus_in_comprehension(x):
     return total
 
 
+def writes_into_a_view(x):
+    m = np.ones((2, 2)) * x
+    row = m[0]
+    row[1] = 5.0 * x
+    return np.sum(m)
+
+
+def writes_into_an_alias(x):
+    m = x * 1.0
+    alias = m
+    alias[0] = 2.0
+    return np.sum(m)
+
+
 UNSUPPORTED = [
     (uses_try, (1.5,), uses_try, ["try:"]),
     (uses_with, (np.array([1.0, 2.0]),), uses_with, ["with np.errstate"]),
@@ -93,7 +108,16 @@ UNSUPPORTED = [
     (uses_generator_function, (np.array([1.0, 2.0]),), _yield_squares, ["yield xi * xi", "def _yield_squares"]),
     (uses_walrus, (1.5,), uses_walrus, ["(y := x * 2.0)"]),
     (uses_walrus_in_comprehension, (np.array([1.0, 2.0]),), uses_walrus_in_comprehension, ["(t := xi * 2.0)"]),
+    (writes_into_a_view, (1.5,), writes_into_a_view, ["row[1] = 5.0 * x"]),
+    (writes_into_an_alias, (np.array([1.0, 2.0]),), writes_into_an_alias, ["alias[0] = 2.0"]),
 ]
+
+
+@pytest.mark.parametrize("f, args, copy", [(writes_into_a_view, (1.5,), "row = m[0].copy()"),
+                                           (writes_into_an_alias, (np.array([1.0, 2.0]),), "alias = m.copy()")])
+def test_writes_through_shared_memory_suggest_the_copy_to_make(f, args, copy):
+    with pytest.raises(sd.UnsupportedSyntaxError, match=re.escape(copy)):
+        sd.gradient(f, *args)
 
 
 @pytest.mark.parametrize("f, args, culprit, snippets", UNSUPPORTED, ids=[u[0].__name__ for u in UNSUPPORTED])

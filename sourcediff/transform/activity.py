@@ -65,8 +65,8 @@ def flows(body, is_differentiable_call):
     return edges
 
 
-def activity(function, inputs, is_differentiable_call):
-    """The set of active names of a normalised function, given its input names."""
+def varying_names(function, inputs, is_differentiable_call):
+    """Names whose values depend differentiably on the inputs."""
     edges = flows(function.body, is_differentiable_call)
     varying = set(inputs)
     changed = True
@@ -76,6 +76,13 @@ def activity(function, inputs, is_differentiable_call):
             if target not in varying and sources & varying:
                 varying.add(target)
                 changed = True
+    return varying
+
+
+def activity(function, inputs, is_differentiable_call):
+    """The set of active names of a normalised function, given its input names."""
+    edges = flows(function.body, is_differentiable_call)
+    varying = varying_names(function, inputs, is_differentiable_call)
     returned = function.body[-1].value
     useful = {returned.id} if isinstance(returned, gast.Name) else set()
     changed = True

@@ -6,6 +6,8 @@ Guarantees, on the output of `lower_jumps`:
   operands are atoms: BinOp, UnaryOp, Compare, Call, Attribute, Subscript, Tuple, List, Dict,
   Lambda or f-string. Calls keep a dotted global callee (`np.linalg.inv`) or a method form
   (`x.sum(...)` on an atom); subscripts keep slice syntax with atom bounds.
+- a write into a nested target (`m[i][j] = v`) goes into a temporary for `m[i]`, which is then
+  written back (`m[i] = t`), so the write reaches `m` whether `m[i]` was a view or not;
 - `and`/`or` and conditional expressions become `if` statements (keeping short-circuiting);
   comprehensions become loops that build the list/dict/set; tuple targets are unpacked by index.
 - every `for` loop iterates over `range(...)` with atom arguments and a name target; loops over
@@ -152,9 +154,12 @@ class Normalizer:
                     item = gast.Subscript(value=value, slice=_index_constant(index), ctx=gast.Load())
                     self.store(element, self.atom(item) if not isinstance(element, gast.Name) else item)
         elif isinstance(target, gast.Subscript):
+            nested = not is_atom(target.value, self.local_names)
             container = self.atom(target.value)
-            target = gast.Subscript(value=container, slice=self.index(target.slice), ctx=gast.Store())
-            self.emit(assign(target, value, self.line))
+            self.emit(assign(gast.Subscript(value=container, slice=self.index(target.slice), ctx=gast.Store()), value, self.line))
+            if nested:
+                self.view_temporaries.add(container.id)
+                self.store(_as_store(target.value), container)
         elif isinstance(target, gast.Attribute):
             target = gast.Attribute(value=self.atom(target.value), attr=target.attr, ctx=gast.Store())
             self.emit(assign(target, value, self.line))
@@ -383,6 +388,13 @@ class Normalizer:
         return self.comprehension(node, gast.Dict(keys=[], values=[]), add)
 
 
+def _as_store(node):
+    """`node` (a subscript or attribute read) as an assignment target."""
+    node = copy.deepcopy(node)
+    node.ctx = gast.Store()
+    return node
+
+
 def _append_statement(method):
     def add(result, comprehension):
         call = gast.Call(func=gast.Attribute(value=name(result), attr=method, ctx=gast.Load()), args=[comprehension.elt], keywords=[])
@@ -443,5 +455,7 @@ def normalize(function, origin, namer, free_names):
     local_names = set(parameters) | stored_names(function) | set(free_names)
     normalizer = Normalizer(origin, namer, local_names)
     normalizer.assigned_outside_loops = _assigned_outside_loop_headers(function)
+    normalizer.view_temporaries = set()
     function.body = normalizer.block(function.body)
+    function.view_temporaries = normalizer.view_temporaries
     return function

@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import runtime
 from ..rules import registry
-from .activity import activity
+from .activity import activity, varying_names
 from .desugar import desugar
 from .lower_jumps import lower_jumps
 from .normalize import global_path, normalize
@@ -194,7 +194,8 @@ def build(function, scalar_inputs, returns_self=False):
         bindings[bound_name] = value
         return bound_name
 
-    generator = ReverseGenerator(node, origin, namer, active, scalar_names, resolver.classify, inputs, bind, free)
+    varying = varying_names(node, inputs, resolver.is_differentiable_call)
+    generator = ReverseGenerator(node, origin, namer, active, scalar_names, resolver.classify, inputs, bind, free, varying)
     generator.sd = bind("sd", runtime)
     bind("as_sequence", runtime.as_sequence)
     operator_name = bind("operator", operator)

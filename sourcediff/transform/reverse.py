@@ -47,13 +47,14 @@ class Lines:
 
 
 class ReverseGenerator:
-    def __init__(self, function, origin, namer, active, scalar_names, classify, inputs, bind, free=()):
-        self.free = list(free)
+    def __init__(self, function, origin, namer, active, scalar_names, classify, inputs, bind, free=(), varying=()):
+        self.free, self.varying = list(free), set(varying)
         self.function, self.origin, self.namer = function, origin, namer
         self.active, self.scalar_names, self.classify, self.inputs = active, scalar_names, classify, inputs
         self.bind = bind
         self.bars, self.stacks = {}, {}
         self.assign_counts = _assignment_counts(function, inputs)
+        self.assigned_values = _assigned_values(function)
         self.result = function.body[-1].value.id
         self.synthetic = {}
 
@@ -129,27 +130,23 @@ class ReverseGenerator:
             if isinstance(target, gast.Name):
                 self.push(target.id, depth, lines)
                 lines.add(depth, self.assignment_text(target.id, node.value, depth, lines))
-                if not _is_fresh(node.value):
-                    self.note_captures(node.value)
-                else:
+                if _is_fresh(node.value):
                     self.captured.discard(target.id)
+                else:
+                    self.captured |= _captured_by(node.value) | {target.id}
                 return
-            container = target.value.id
-            if isinstance(target, gast.Subscript) and container in self.active and self.is_captured(container):
-                lines.add(depth, f"{container} = {self.sd}.copy_for_write({container})")
-                self.captured.discard(container)
+            if isinstance(target, gast.Subscript):
+                self.check_not_a_view(target.value.id, node)
+                self.copy_before_write(target.value.id, depth, lines)
             lines.add(depth, source(node))
             return
         if isinstance(node, gast.Expr):
             call = node.value
             callee = self.classify(call, self.scalar_names) if isinstance(call, gast.Call) else None
             if callee is not None and callee.kind == "append":
-                receiver = call.func.value.id
-                if receiver in self.active and self.is_captured(receiver):
-                    lines.add(depth, f"{receiver} = {self.sd}.copy_for_write({receiver})")
-                    self.captured.discard(receiver)
+                self.copy_before_write(call.func.value.id, depth, lines)
                 lines.add(depth, source(node))
-                self.note_captures(call.args[0]) if call.args else None
+                self.captured |= set().union(*(_captured_by(a) for a in call.args))
                 return
             if callee is not None and callee.kind in ("call", "method", "rule") and self.mutates_active(call):
                 raise self.origin.unsupported(node, "a call that may change an object the output depends on",
@@ -177,8 +174,7 @@ class ReverseGenerator:
     def forward_loop(self, node, depth, lines):
         relevant = self.relevant(node)
         header = f"for {source(node.target)} in {source(node.iter)}:" if isinstance(node, gast.For) else f"while {source(node.test)}:"
-        loop_captures = self.loop_captures(node)
-        self.captured |= loop_captures
+        self.captured |= self.loop_captures(node)
         if relevant:
             counter = self.counter_name(node)
             self.push(counter, depth, lines)
@@ -190,21 +186,32 @@ class ReverseGenerator:
             if isinstance(node, gast.For) and node.target.id in self.restored:
                 lines.add(depth + 1, f"{self.stack(node.target.id)}.append({node.target.id})")
         lines.extend(self.forward_block(node.body, depth + 1))
-        self.captured |= loop_captures
         self.loop_depth -= 1
 
     def loop_captures(self, node):
+        """Names an operation anywhere in the loop may hold: on a later iteration, before any write."""
         captures = set()
         for child in gast.walk(node):
             if isinstance(child, gast.Assign) and isinstance(child.targets[0], gast.Name) and not _is_fresh(child.value):
                 captures |= _captured_by(child.value)
         return captures
 
-    def note_captures(self, value):
-        self.captured |= _captured_by(value)
+    def check_not_a_view(self, name, node):
+        """Refuse an in-place write into an active name that may share memory with another array."""
+        if name not in self.varying or name in self.function.view_temporaries or name in self.inputs:
+            return
+        shared = [value for value in self.assigned_values.get(name, ()) if _may_share_memory(value)]
+        if shared:
+            raise self.origin.unsupported(
+                node, f"a write into {name!r}, which may share memory with another array or list",
+                f"Write into the original directly (for example m[i, j] = v), or make {name!r} a copy first "
+                f"({name} = {source(shared[0])}.copy()).")
 
-    def is_captured(self, name):
-        return name in self.captured
+    def copy_before_write(self, name, depth, lines):
+        """Copy an active array or list about to be written in place if an operation may hold it."""
+        if name in self.active and name in self.captured:
+            lines.add(depth, f"{name} = {self.sd}.copy_for_write({name})")
+            self.captured.discard(name)
 
     def mutates_active(self, call):
         func = call.func
@@ -689,6 +696,31 @@ def _captured_names(function):
     body = function.body if isinstance(function.body, list) else [function.body]
     inner = set().union(*(stored_names(statement) for statement in body)) if isinstance(function.body, list) else set()
     return set().union(*(loaded_names(statement) for statement in body)) - parameters - inner
+
+
+VIEW_METHODS = {"T", "reshape", "ravel", "view", "transpose", "swapaxes", "squeeze", "real", "imag", "diagonal"}
+
+
+def _may_share_memory(value):
+    """Whether an assigned value may be (a view of) an object another name also holds."""
+    if isinstance(value, (gast.Name, gast.Subscript)):
+        return True
+    if isinstance(value, gast.Attribute):
+        return True
+    if isinstance(value, gast.Call):
+        func = value.func
+        name = func.attr if isinstance(func, gast.Attribute) else func.id if isinstance(func, gast.Name) else ""
+        return name in VIEW_METHODS or name in ("asarray", "atleast_1d", "atleast_2d", "broadcast_to", "expand_dims")
+    return False
+
+
+def _assigned_values(function):
+    """Every value assigned to each plain name of a normalised function."""
+    values = {}
+    for node in gast.walk(function):
+        if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
+            values.setdefault(node.targets[0].id, []).append(node.value)
+    return values
 
 
 def _is_fresh(value):

@@ -39,6 +39,11 @@ def _spd(n):
 Point = namedtuple("Point", ["x", "y"])
 
 
+class _State:
+    def __init__(self, values):
+        self.values = values
+
+
 @dataclass
 class Params:
     scale: float
@@ -752,6 +757,26 @@ def inplace_empty_fill(x):
     return np.sum(y)
 
 
+def inplace_nested_write(x):
+    m = np.zeros((2, 2))
+    m[0][1] = x * 3.0
+    m[1][0] = x * x
+    return np.sum(m * m)
+
+
+def inplace_nested_list_write(x, y):
+    grid = [[0.0, 0.0], [0.0, 0.0]]
+    grid[0][1] = x * y
+    grid[1][1] += x
+    return sum(sum(row) for row in grid) * grid[0][1]
+
+
+def inplace_attribute_array_write(x):
+    state = _State(np.zeros(2))
+    state.values[1] = x * 2.0
+    return np.sum(state.values * x)
+
+
 # ---------------------------------------------------------------- side effects on inactive data
 
 def counter_side_effect(x):
@@ -982,6 +1007,9 @@ CORPUS = [
     Case(inplace_mask_write, (_sym(5),)),
     Case(inplace_row_write, (_mat(2, 3), _sym(3))),
     Case(inplace_empty_fill, (_sym(3),)),
+    Case(inplace_nested_write, (1.5,)),
+    Case(inplace_nested_list_write, (0.7, 1.3)),
+    Case(inplace_attribute_array_write, (1.25,)),
     Case(counter_side_effect, (0.9,)),
     Case(log_side_effect, (0.4, 1.7)),
     Case(global_constant_use, (0.3,)),
