@@ -124,7 +124,7 @@ def test_writes_through_shared_memory_suggest_the_copy_to_make(f, args, copy):
 def test_unsupported_syntax(f, args, culprit, snippets):
     with pytest.raises(sd.UnsupportedSyntaxError) as info:
         sd.gradient(f, *args)
-    _check_message(info.value, culprit, snippets, ["rewrite", "register", "instead", "use "])
+    _check_message(info.value, culprit, snippets, ["rewrite", "register", "instead", "use ", "copy"])
 
 
 def test_unsupported_syntax_from_source():
