@@ -11,14 +11,14 @@ import types
 
 import numpy as np
 
-from .errors import NoRuleError
+from .errors import NoRuleError, UnsupportedSyntaxError
 from .rules.differentials import NO_FIELDS, ZERO, Tangent, Thunk, accumulate, extern, is_zero
 from .rules.containers import regroup
 from .rules.projection import project
 from .rules.registry import Sample, lookup, register_frule, register_rrule, rrule
 
 __all__ = ["ZERO", "rrule", "call_spread", "accumulate", "project", "add_at_index", "index_cotangent", "zero_at_index", "attribute_cotangent",
-           "component", "pop_cotangent", "copy_for_write", "as_sequence", "call", "call_method"]
+           "component", "pop_cotangent", "copy_for_write", "as_sequence", "call", "call_method", "call_updating"]
 
 
 def _zeros_like(primal):
@@ -143,22 +143,34 @@ def as_sequence(iterable):
     return list(iterable)
 
 
-def _no_rule(function):
-    """A `NoRuleError` pointing at the line of generated code (hence user code) that made the call."""
+def _error_at_call_site(kind, problem, hint):
+    """An error pointing at the line of generated code (hence of user code) that made the current call."""
     frame = sys._getframe(1)
     while frame is not None and not frame.f_code.co_name.endswith("_forward"):
         frame = frame.f_back
-    name = getattr(function, "__qualname__", repr(function))
     where = {}
     if frame is not None:
         code = frame.f_code
         where = dict(function=code.co_name.removesuffix("_forward"), filename=code.co_filename, line=frame.f_lineno,
                      code=linecache.getline(code.co_filename, frame.f_lineno))
-    return NoRuleError(
-        f"{name} has no derivative rule and no Python source to differentiate", **where,
-        hint=f"Register a rule for it with @sd.register_rrule({getattr(function, '__name__', 'f')}) "
-             "or declare it with sd.non_differentiable.",
-    )
+    return kind(problem, **where, hint=hint)
+
+
+def _no_rule(function):
+    name = getattr(function, "__qualname__", repr(function))
+    return _error_at_call_site(
+        NoRuleError, f"{name} has no derivative rule and no Python source to differentiate",
+        f"Register a rule for it with @sd.register_rrule({getattr(function, '__name__', 'f')}) "
+        "or declare it with sd.non_differentiable.")
+
+
+def _differentiable_fields(value):
+    """The attributes of an object that can carry derivatives (numbers, arrays, containers)."""
+    fields = getattr(value, "__dict__", None)
+    if not isinstance(fields, dict):
+        return {}
+    return {k: v for k, v in fields.items()
+            if isinstance(v, (float, complex, np.ndarray, list, tuple, dict)) and not isinstance(v, bool)}
 
 
 def call(function, *args, **kwargs):
@@ -182,6 +194,26 @@ def call(function, *args, **kwargs):
     return result
 
 
+def call_updating(receiver, method, *args, **kwargs):
+    """`receiver.method(*args, **kwargs)` called for its effect: `(receiver, pullback)`.
+
+    A Python method is differentiated as returning its (possibly changed) object, so the pullback
+    takes the cotangent of the object after the call and returns (∂object before, ∂args..., ∂kwargs...).
+    """
+    from .transform.pipeline import updating_method_call
+
+    static = inspect.getattr_static(type(receiver), method, None)
+    if isinstance(static, types.FunctionType) and not isinstance(receiver, type):
+        return updating_method_call(static, receiver, args, kwargs)
+    getattr(receiver, method)(*args, **kwargs)
+    count = len(args) + len(kwargs)
+
+    def unchanged_receiver_pullback(receiver_bar):
+        return (receiver_bar,) + (ZERO,) * count
+
+    return receiver, unchanged_receiver_pullback
+
+
 def call_method(receiver, method, *args, **kwargs):
     """`receiver.method(*args, **kwargs)` with a pullback returning (∂receiver, ∂args..., ∂kwarg values...)."""
     static = inspect.getattr_static(type(receiver), method, None)
@@ -193,7 +225,14 @@ def call_method(receiver, method, *args, **kwargs):
 
         return y, bound_method_pullback
     function = getattr(type(receiver), method)
+    before = _differentiable_fields(receiver)
     y, method_pullback = call(function, receiver, *args, **kwargs)
+    changed = [name for name, value in _differentiable_fields(receiver).items() if before.get(name) is not value]
+    if changed:
+        raise _error_at_call_site(
+            UnsupportedSyntaxError, f"{type(receiver).__name__}.{method} changes {', '.join(changed)} of its object "
+            "and its result is used as well", "Call the method as a statement of its own (its changes are then "
+            "differentiated), or return the new state instead of storing it on the object.")
 
     def method_call_pullback(y_bar):
         cotangents = method_pullback(y_bar)

@@ -101,6 +101,36 @@ def writes_into_an_alias(x):
     return np.sum(m)
 
 
+def default_from_input(x):
+    factor = x * 2.0
+    scale = lambda t, k=factor: t * k
+    return scale(x)
+
+
+class _Counter:
+    def __init__(self, total):
+        self.total = total
+        self.calls = 0
+
+    def bump(self, value):
+        self.calls += 1
+        self.total = self.total + value
+        return self.total * 2.0
+
+
+def uses_a_method_that_changes_its_object(x):
+    counter = _Counter(x)
+    doubled = counter.bump(x)
+    return doubled + counter.total
+
+
+def counts_calls_in_a_method(x):
+    counter = _Counter(0.0)
+    counter.bump(x)
+    counter.bump(x * x)
+    return counter.total * counter.calls
+
+
 UNSUPPORTED = [
     (uses_try, (1.5,), uses_try, ["try:"]),
     (uses_with, (np.array([1.0, 2.0]),), uses_with, ["with np.errstate"]),
@@ -109,6 +139,8 @@ UNSUPPORTED = [
     (uses_walrus, (1.5,), uses_walrus, ["(y := x * 2.0)"]),
     (uses_walrus_in_comprehension, (np.array([1.0, 2.0]),), uses_walrus_in_comprehension, ["(t := xi * 2.0)"]),
     (writes_into_a_view, (1.5,), writes_into_a_view, ["row[1] = 5.0 * x"]),
+    (default_from_input, (1.5,), default_from_input, ["scale = lambda t, k=factor: t * k"]),
+    (uses_a_method_that_changes_its_object, (1.5,), uses_a_method_that_changes_its_object, ["doubled = counter.bump(x)"]),
     (writes_into_an_alias, (np.array([1.0, 2.0]),), writes_into_an_alias, ["alias[0] = 2.0"]),
 ]
 
@@ -312,3 +344,8 @@ def test_gradient_from_eight_threads(f, args):
         assert len(floats) == len(expected)
         for got, want in zip(floats, expected):
             np.testing.assert_allclose(np.asarray(got, dtype=float), want, rtol=1e-5, atol=1e-6)
+
+
+def test_methods_called_for_their_effect_are_differentiated():
+    (gradient,) = sd.gradient(counts_calls_in_a_method, 0.75)
+    assert gradient == pytest.approx(float(fd_vjp(counts_calls_in_a_method, (0.75,), 1.0)[0]))

@@ -7,7 +7,8 @@ Guarantees, on the output of `lower_jumps`:
   Lambda or f-string. Calls keep a dotted global callee (`np.linalg.inv`) or a method form
   (`x.sum(...)` on an atom); subscripts keep slice syntax with atom bounds.
 - a write into a nested target (`m[i][j] = v`) goes into a temporary for `m[i]`, which is then
-  written back (`m[i] = t`), so the write reaches `m` whether `m[i]` was a view or not;
+  written back (`m[i] = t`), so the write reaches `m` whether `m[i]` was a view or not; a method
+  called for its effect on a nested receiver (`self.items.append(v)`) is written back the same way;
 - `and`/`or` and conditional expressions become `if` statements (keeping short-circuiting);
   comprehensions become loops that build the list/dict/set; tuple targets are unpacked by index.
 - every `for` loop iterates over `range(...)` with atom arguments and a name target; loops over
@@ -169,9 +170,16 @@ class Normalizer:
     def statement_Expr(self, node):
         if isinstance(node.value, gast.Constant):
             return
-        value = self.operation(node.value)
+        call = node.value
+        nested_receiver = isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) \
+            and not is_atom(call.func.value, self.local_names)
+        value = self.operation(call)
         if isinstance(value, gast.Call):
             self.emit(gast.Expr(value=value, lineno=self.line, col_offset=0))
+            if nested_receiver:
+                receiver = value.func.value
+                self.view_temporaries.add(receiver.id)
+                self.store(_as_store(call.func.value), receiver)
 
     def statement_Return(self, node):
         value = self.atom(node.value) if node.value is not None else constant(None)

@@ -393,3 +393,15 @@ def _construct_with_init(cls, args, kwargs):
 
     constructor_pullback.__name__ = f"{cls.__name__}_pullback"
     return y, constructor_pullback
+
+
+def updating_method_call(function, receiver, args, kwargs):
+    """A Python method called for its effect: differentiated as returning its (changed) object."""
+    entry, y, state, _ = run_forward(function, (receiver,) + tuple(args), kwargs, returns_self=True)
+    method_pullback = _pullback_for_call(entry, state, function, len(args) + 1, list(kwargs))
+
+    def updating_method_pullback(receiver_bar):
+        return tuple(method_pullback(receiver_bar)[1:])
+
+    updating_method_pullback.__name__ = f"{function.__name__}_pullback"
+    return y, updating_method_pullback

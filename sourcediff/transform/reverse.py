@@ -128,6 +128,8 @@ class ReverseGenerator:
         if isinstance(node, gast.Assign):
             target = node.targets[0]
             if isinstance(target, gast.Name):
+                if isinstance(node.value, gast.Lambda):
+                    self.check_defaults(node.value, node)
                 self.push(target.id, depth, lines)
                 lines.add(depth, self.assignment_text(target.id, node.value, depth, lines))
                 if _is_fresh(node.value):
@@ -151,6 +153,14 @@ class ReverseGenerator:
             if callee is not None and callee.kind in ("call", "method", "rule") and self.mutates_active(call):
                 raise self.origin.unsupported(node, "a call that may change an object the output depends on",
                                               "Return the new value instead of changing an argument in place.")
+            if self.is_update(node):
+                receiver = call.func.value.id
+                pullback = self.pullback_name(receiver, call)
+                self.push(receiver, depth, lines)
+                self.push(pullback, depth, lines)
+                arguments = "".join(", " + part for part in self.call_arguments(call, callee))
+                lines.add(depth, f"{receiver}, {pullback} = {self.sd}.call_updating({receiver}, {call.func.attr!r}{arguments})")
+                return
             lines.add(depth, source(node))
             return
         if isinstance(node, gast.If):
@@ -169,6 +179,8 @@ class ReverseGenerator:
         if isinstance(node, (gast.For, gast.While)):
             self.forward_loop(node, depth, lines)
             return
+        if isinstance(node, gast.FunctionDef):
+            self.check_defaults(node, node)
         lines.add(depth, source(node))
 
     def forward_loop(self, node, depth, lines):
@@ -212,6 +224,20 @@ class ReverseGenerator:
         if name in self.active and name in self.captured:
             lines.add(depth, f"{name} = {self.sd}.copy_for_write({name})")
             self.captured.discard(name)
+
+    def is_update(self, node):
+        """A method called for its effect on an active object: it may change the object's fields."""
+        call = node.value
+        return isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and isinstance(call.func.value, gast.Name) \
+            and call.func.value.id in self.active and self.classify(call, self.scalar_names).kind == "method"
+
+    def check_defaults(self, function, node):
+        """Default values are computed once, where the function is made; they cannot carry derivatives."""
+        arguments = function.args
+        defaults = list(arguments.defaults) + [d for d in arguments.kw_defaults if d is not None]
+        if any(loaded_names(d) & self.varying for d in defaults):
+            raise self.origin.unsupported(node, "a default argument value that depends on a differentiated input",
+                                          "Use the value inside the function body (as a captured variable) instead of as a default.")
 
     def mutates_active(self, call):
         func = call.func
@@ -308,8 +334,8 @@ class ReverseGenerator:
             return name in self.active or (isinstance(target, gast.Name) and name in self.restored)
         if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call):
             func = node.value.func
-            return isinstance(func, gast.Attribute) and func.attr == "append" and isinstance(func.value, gast.Name) \
-                and func.value.id in self.active
+            return isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.value.id in self.active \
+                and self.classify(node.value, self.scalar_names).kind in ("append", "method")
         if isinstance(node, gast.FunctionDef):
             return node.name in self.active
         if isinstance(node, (gast.If, gast.For, gast.While)):
@@ -368,6 +394,13 @@ class ReverseGenerator:
             if isinstance(target, gast.Name):
                 return self.reverse_assign(target.id, node.value, depth, lines, zero, bound)
             return self.reverse_store(target, node.value, depth, lines, zero, bound)
+        if isinstance(node, gast.Expr) and self.is_update(node):
+            receiver = node.value.func.value.id
+            if self.bar(receiver) not in zero:
+                self.note_read_bar(self.bar(receiver), bound)
+                self.reverse_pullback(receiver, node.value, Callee("method"), depth, lines, zero, bound)
+            self.restore(receiver, depth, lines)
+            return zero, bound
         if isinstance(node, gast.Expr):
             receiver = node.value.func.value.id
             bar = self.bar(receiver)

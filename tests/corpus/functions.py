@@ -777,6 +777,116 @@ def inplace_attribute_array_write(x):
     return np.sum(state.values * x)
 
 
+# ---------------------------------------------------------------- harder control flow and state
+
+def _pair(x, y):
+    return x * y, x + y
+
+
+def tuple_return(x, y):
+    a, b = _pair(x, y)
+    c, d = _pair(a, b)
+    return c * d
+
+
+def nested_counts(x):
+    total = 0.0
+    for i in range(4):
+        for j in range(i):
+            total = total + x ** j * math.sin(total + i)
+    return total
+
+
+class _Accumulator:
+    def __init__(self, start):
+        self.total = start
+        self.history = []
+
+    def add(self, value):
+        self.total = self.total + value * self.total
+        self.history.append(self.total)
+
+
+def object_state(x, y):
+    acc = _Accumulator(x)
+    for k in range(3):
+        acc.add(y * k)
+    return acc.total + sum(acc.history)
+
+
+def recursive_branches(x, n):
+    if n == 0:
+        return x
+    if n % 2 == 0:
+        return recursive_branches(math.sin(x) * 2.0, n - 1)
+    return recursive_branches(x * x - 0.5, n - 1)
+
+
+def while_break(x):
+    y = x
+    steps = 0
+    while True:
+        y = y * 0.9 + math.cos(y)
+        steps += 1
+        if y > 2.5 or steps > 20:
+            break
+    return y * steps
+
+
+def reuse_after_loop(x):
+    v = x
+    for i in range(3):
+        v = v * x
+    w = v + x
+    v = w * w
+    return v + w
+
+
+def shadowed_loop_variable(xs):
+    i = 10.0
+    total = 0.0
+    for i in range(len(xs)):
+        total = total + xs[i] * i
+    return total * i
+
+
+def array_loop_accumulate(x, w):
+    h = np.zeros(3)
+    for t in range(4):
+        h = np.tanh(w @ h + x[t])
+    return np.sum(h ** 2)
+
+
+def dict_state(x):
+    params = {"a": x, "b": 2.0 * x}
+    params["a"] = params["a"] * params["b"]
+    params["c"] = params["a"] + 1.0
+    return params["c"] * params["b"]
+
+
+def list_mutation_loop(x):
+    values = [x, x * 2.0, x * 3.0]
+    for i in range(len(values)):
+        values[i] = values[i] * values[i - 1]
+    return sum(values)
+
+
+def conditional_expression_loop(x):
+    y = 0.0
+    for k in range(5):
+        y = y + (x * k if k % 2 else math.sin(x) / (k + 1))
+    return y
+
+
+def keyword_only(x, *, scale=2.0, power=3):
+    return scale * x ** power
+
+
+def calls_keyword_only(x, s):
+    return keyword_only(x, scale=s) + keyword_only(s, power=2)
+
+
+
 # ---------------------------------------------------------------- side effects on inactive data
 
 def counter_side_effect(x):
@@ -1008,6 +1118,12 @@ CORPUS = [
     Case(inplace_row_write, (_mat(2, 3), _sym(3))),
     Case(inplace_empty_fill, (_sym(3),)),
     Case(inplace_nested_write, (1.5,)),
+    Case(tuple_return, (0.7, 1.3)), Case(nested_counts, (0.6,)), Case(object_state, (0.5, 0.3)),
+    Case(recursive_branches, (0.4, 4)), Case(while_break, (0.3,)), Case(reuse_after_loop, (0.9,)),
+    Case(shadowed_loop_variable, (np.array([0.5, 1.5, -0.25]),)),
+    Case(array_loop_accumulate, (np.array([0.1, 0.2, -0.3, 0.4]), np.eye(3) * 0.5 + 0.1)),
+    Case(dict_state, (0.8,)), Case(list_mutation_loop, (0.6,)), Case(conditional_expression_loop, (0.7,)),
+    Case(calls_keyword_only, (0.7, 1.1)),
     Case(inplace_nested_list_write, (0.7, 1.3)),
     Case(inplace_attribute_array_write, (1.25,)),
     Case(counter_side_effect, (0.9,)),
