@@ -130,14 +130,18 @@ def gradient(f, *args, **kwargs):
     return back(_seed(y, f))
 
 
-def source(f, mode="reverse"):
+def source(f, mode="reverse", example=None):
     """The generated derivative code of `f`, exactly as it runs.
 
+    Derivatives are specialised on which arguments are Python floats (their arithmetic is inlined):
+    pass `example`, a tuple of arguments, to see the code that runs for a call with those arguments.
     `mode="forward"` (pushforward code) is not available yet; it raises `SourceDiffError`.
     """
     if mode != "reverse":
         raise SourceDiffError(f"mode={mode!r} is not available: sourcediff generates reverse-mode code (mode='reverse')")
-    return pipeline.derivative(_python_function(f, "sd.source")).source
+    function = _python_function(f, "sd.source")
+    scalars = pipeline.scalar_inputs_of(function, example) if example is not None else frozenset()
+    return pipeline.derivative(function, scalars).source
 
 
 def _python_function(f, caller):

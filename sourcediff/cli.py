@@ -36,6 +36,8 @@ def main(argv=None):
     dump.add_argument("target", help="FILE.py:FUNCTION (FUNCTION may be Class.method)")
     dump.add_argument("--mode", choices=["reverse", "forward"], default="reverse")
     dump.add_argument("--stage", choices=STAGES, default="reverse", help="print an intermediate stage of the pipeline")
+    dump.add_argument("--scalar", action="append", default=[], metavar="NAME",
+                      help="treat argument NAME as a Python float (its arithmetic is inlined); repeatable")
     options = parser.parse_args(argv)
     from . import api
     from .transform import pipeline
@@ -43,7 +45,10 @@ def main(argv=None):
     try:
         function = _load(options.target)
         if options.stage == "reverse":
-            print(api.source(function, mode=options.mode), end="")
+            if options.mode != "reverse":
+                print(api.source(function, mode=options.mode), end="")
+            else:
+                print(pipeline.derivative(function, frozenset(options.scalar)).source, end="")
         else:
             print(pipeline.stages(function)[-1][options.stage])
     except SourceDiffError as error:

@@ -26,3 +26,9 @@ def test_dump_of_a_missing_function_is_a_clear_error():
     result = run("dump", f"{GOLDEN}:nope")
     assert result.returncode == 1
     assert "has no function 'nope'" in result.stderr
+
+
+def test_dump_of_the_specialisation_for_float_arguments_inlines_arithmetic():
+    result = run("dump", f"{GOLDEN}:scalar_loop", "--scalar", "x", "--scalar", "a")
+    assert result.returncode == 0
+    assert "math.cos(x)" in result.stdout and "rrule" not in result.stdout

@@ -13,13 +13,14 @@ HERE = pathlib.Path(__file__).parent / "golden"
 sys.path.insert(0, str(HERE))
 import functions  # noqa: E402
 
-NAMES = ["scalar_loop", "branchy", "mlp_loss"]
+NAMES = ["scalar_loop", "scalar_loop_floats", "branchy", "mlp_loss"]
+EXAMPLES = {"scalar_loop_floats": ("scalar_loop", (0.5, 1.2))}
 
 
 def _dump(name):
-    function = getattr(functions, name)
+    function_name, example = EXAMPLES.get(name, (name, None))
     pipeline.refresh()
-    return sd.source(function).replace(str(HERE), "<golden>")
+    return sd.source(getattr(functions, function_name), example=example).replace(str(HERE), "<golden>")
 
 
 @pytest.mark.parametrize("name", NAMES)

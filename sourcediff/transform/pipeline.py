@@ -196,12 +196,13 @@ def build(function, scalar_inputs, returns_self=False):
 
     varying = varying_names(node, inputs, resolver.is_differentiable_call)
     generator = ReverseGenerator(node, origin, namer, active, scalar_names, resolver.classify, inputs, bind, free, varying)
-    generator.sd = bind("sd", runtime)
-    bind("as_sequence", runtime.as_sequence)
-    operator_name = bind("operator", operator)
+    generator.runtime = bind("runtime", runtime)
+    if "as_sequence" in names_in(node):
+        bind("as_sequence", runtime.as_sequence)
     name = node.name if node.name != "lambda" else "lambda_"
     text = generator.generate(name)
-    if operator_name != "operator":
+    if re.search(r"\boperator\.", text):
+        operator_name = bind("operator", operator)
         text = re.sub(r"\boperator\.", operator_name + ".", text)
     factory = f"def sourcediff_derivative({', '.join(bindings)}):\n"
     body = "".join("    " + line + "\n" if line else "\n" for line in text.splitlines())

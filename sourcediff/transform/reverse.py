@@ -8,7 +8,7 @@ Input: a normalised function with its analyses. Output: the text of two function
 Guarantees:
 - only active statements get derivative code; inactive ones run as written in the forward;
 - scalar operations get their partial derivatives inlined as arithmetic; other operations call
-  their rule (`sd.rrule(np.sin, x)`) or a transformed callee (`sd.call(g, x)`), keeping the pullback;
+  their rule (`runtime.rrule(np.sin, x)`) or a transformed callee (`runtime.call(g, x)`), keeping the pullback;
 - a value the pullback reads that is overwritten later is pushed on a stack named after it
   (`x_stack`) before being overwritten and popped back at the same point of the pullback;
   branch decisions and loop trip counts are recorded the same way;
@@ -159,7 +159,7 @@ class ReverseGenerator:
                 self.push(receiver, depth, lines)
                 self.push(pullback, depth, lines)
                 arguments = "".join(", " + part for part in self.call_arguments(call, callee))
-                lines.add(depth, f"{receiver}, {pullback} = {self.sd}.call_updating({receiver}, {call.func.attr!r}{arguments})")
+                lines.add(depth, f"{receiver}, {pullback} = {self.runtime}.call_updating({receiver}, {call.func.attr!r}{arguments})")
                 return
             lines.add(depth, source(node))
             return
@@ -222,7 +222,7 @@ class ReverseGenerator:
     def copy_before_write(self, name, depth, lines):
         """Copy an active array or list about to be written in place if an operation may hold it."""
         if name in self.active and name in self.captured:
-            lines.add(depth, f"{name} = {self.sd}.copy_for_write({name})")
+            lines.add(depth, f"{name} = {self.runtime}.copy_for_write({name})")
             self.captured.discard(name)
 
     def is_update(self, node):
@@ -257,20 +257,20 @@ class ReverseGenerator:
             return source(value)
         arguments = ", ".join(self.call_arguments(value, kind))
         if kind.kind == "rule":
-            return f"{self.sd}.rrule({kind.function_text}, {arguments})" if arguments else f"{self.sd}.rrule({kind.function_text})"
+            return f"{self.runtime}.rrule({kind.function_text}, {arguments})" if arguments else f"{self.runtime}.rrule({kind.function_text})"
         if kind.kind == "spread":
             arguments = [a.value if isinstance(a, gast.Starred) else a for a in value.args]
             spread = [isinstance(a, gast.Starred) for a in value.args]
             keywords = ", ".join(f"{k.arg!r}: {source(k.value)}" for k in value.keywords if k.arg)
             extra = next((source(k.value) for k in value.keywords if k.arg is None), "None")
             listed = ", ".join(source(a) for a in arguments) + ("," if len(arguments) == 1 else "")
-            return f"{self.sd}.call_spread({kind.function_text}, ({listed}), {tuple(spread)}, {{{keywords}}}, {extra})"
+            return f"{self.runtime}.call_spread({kind.function_text}, ({listed}), {tuple(spread)}, {{{keywords}}}, {extra})"
         if kind.kind == "method":
             receiver, method = source(value.func.value), value.func.attr
             rest = f", {arguments}" if arguments else ""
-            return f"{self.sd}.call_method({receiver}, {method!r}{rest})"
+            return f"{self.runtime}.call_method({receiver}, {method!r}{rest})"
         rest = f", {arguments}" if arguments else ""
-        return f"{self.sd}.call({kind.function_text}{rest})"
+        return f"{self.runtime}.call({kind.function_text}{rest})"
 
     def assignment_text(self, target, value, depth, lines):
         """The forward assignment; operations with a pullback also bind it (pushing the old one if needed)."""
@@ -368,7 +368,7 @@ class ReverseGenerator:
             lines.add(depth, f"{bar} = {bar} + {term}")
         else:
             self.note_read_bar(bar, bound)
-            lines.add(depth, f"{bar} = {self.sd}.accumulate({bar}, {term})")
+            lines.add(depth, f"{bar} = {self.runtime}.accumulate({bar}, {term})")
         zero.discard(bar)
         bound.add(bar)
         self.assigned_bars.add(bar)
@@ -385,7 +385,7 @@ class ReverseGenerator:
     def reset(self, name, depth, lines, zero):
         bar = self.bar(name)
         if self.assign_counts.get(name, 0) > 1 and bar not in zero:
-            lines.add(depth, f"{bar} = {self.sd}.ZERO")
+            lines.add(depth, f"{bar} = {self.runtime}.ZERO")
         zero.add(bar)
 
     def reverse_statement(self, node, depth, lines, zero, bound):
@@ -407,7 +407,7 @@ class ReverseGenerator:
             if bar not in zero:
                 item = self.namer.fresh(receiver + "_item_bar")
                 self.note_read_bar(bar, bound)
-                lines.add(depth, f"{bar}, {item} = {self.sd}.pop_cotangent({bar})")
+                lines.add(depth, f"{bar}, {item} = {self.runtime}.pop_cotangent({bar})")
                 argument = node.value.args[0]
                 if self.is_active(argument):
                     self.add(argument.id, item, depth, lines, zero, bound)
@@ -460,14 +460,14 @@ class ReverseGenerator:
             if bar not in zero:
                 self.note_read_bar(bar, bound)
                 if self.is_active(value):
-                    self.add(value.id, f"{self.sd}.project({self.read(value)}, {self.sd}.index_cotangent({bar}, {index}))", depth, lines, zero, bound)
-                lines.add(depth, f"{bar} = {self.sd}.zero_at_index({bar}, {self.read(container)}, {index})")
+                    self.add(value.id, f"{self.runtime}.project({self.read(value)}, {self.runtime}.index_cotangent({bar}, {index}))", depth, lines, zero, bound)
+                lines.add(depth, f"{bar} = {self.runtime}.zero_at_index({bar}, {self.read(container)}, {index})")
         else:
             if bar not in zero:
                 self.note_read_bar(bar, bound)
                 if self.is_active(value):
-                    self.add(value.id, f"{self.sd}.component({bar}, {target.attr!r})", depth, lines, zero, bound)
-                lines.add(depth, f"{bar} = {self.sd}.zero_at_index({bar}, None, {target.attr!r})")
+                    self.add(value.id, f"{self.runtime}.component({bar}, {target.attr!r})", depth, lines, zero, bound)
+                lines.add(depth, f"{bar} = {self.runtime}.zero_at_index({bar}, None, {target.attr!r})")
         return zero, bound
 
     def reverse_assign(self, target, value, depth, lines, zero, bound):
@@ -496,12 +496,12 @@ class ReverseGenerator:
             index = self.read(_index_value(value.slice))
             if container == target:
                 self.restore(target, depth, lines)
-                lines.add(depth, f"{bar} = {self.sd}.add_at_index({self.sd}.ZERO, {self.read(container)}, {index}, {bar})")
+                lines.add(depth, f"{bar} = {self.runtime}.add_at_index({self.runtime}.ZERO, {self.read(container)}, {index}, {bar})")
                 return zero, bound
-            term = f"{self.sd}.add_at_index({{current}}, {self.read(container)}, {index}, {bar})"
+            term = f"{self.runtime}.add_at_index({{current}}, {self.read(container)}, {index}, {bar})"
             self.add_functional(container, term, depth, lines, zero, bound)
         elif isinstance(value, gast.Attribute) and self.is_active(value.value):
-            term = f"{self.sd}.attribute_cotangent({self.read(value.value)}, {value.attr!r}, {bar})"
+            term = f"{self.runtime}.attribute_cotangent({self.read(value.value)}, {value.attr!r}, {bar})"
             if value.value.id == target:
                 self.restore(target, depth, lines)
                 lines.add(depth, f"{bar} = {term}")
@@ -510,11 +510,11 @@ class ReverseGenerator:
         elif isinstance(value, (gast.Tuple, gast.List)):
             for position, element in enumerate(value.elts):
                 if self.is_active(element):
-                    self.add(element.id, f"{self.sd}.component({bar}, {position})", depth, lines, zero, bound)
+                    self.add(element.id, f"{self.runtime}.component({bar}, {position})", depth, lines, zero, bound)
         elif isinstance(value, gast.Dict):
             for key, element in zip(value.keys, value.values):
                 if self.is_active(element):
-                    self.add(element.id, f"{self.sd}.component({bar}, {self.read(key)})", depth, lines, zero, bound)
+                    self.add(element.id, f"{self.runtime}.component({bar}, {self.read(key)})", depth, lines, zero, bound)
         elif isinstance(value, gast.Lambda):
             self.reverse_closure(bar, _captured_names(value), depth, lines, zero, bound)
         if not self_referencing:
@@ -525,7 +525,7 @@ class ReverseGenerator:
     def reverse_closure(self, bar, captured, depth, lines, zero, bound):
         """A closure's cotangent has one field per captured variable: hand each to its variable."""
         for name in sorted(captured & self.active):
-            self.add(name, f"{self.sd}.component({bar}, {name!r})", depth, lines, zero, bound)
+            self.add(name, f"{self.runtime}.component({bar}, {name!r})", depth, lines, zero, bound)
 
     def reverse_function_definition(self, node, depth, lines, zero, bound):
         bar = self.bar(node.name)
@@ -537,7 +537,7 @@ class ReverseGenerator:
 
     def add_functional(self, name, term, depth, lines, zero, bound):
         bar = self.bar(name)
-        current = f"{self.sd}.ZERO" if bar in zero else bar
+        current = f"{self.runtime}.ZERO" if bar in zero else bar
         if bar not in zero:
             self.note_read_bar(bar, bound)
         lines.add(depth, f"{bar} = {term.format(current=current)}")
@@ -565,7 +565,7 @@ class ReverseGenerator:
             if own:
                 lines.add(depth, f"{bar} = {' + '.join(own)}")
             else:
-                lines.add(depth, f"{bar} = {self.sd}.ZERO")
+                lines.add(depth, f"{bar} = {self.runtime}.ZERO")
                 zero.add(bar)
             return
         self.reset(target, depth, lines, zero)
@@ -674,8 +674,8 @@ class ReverseGenerator:
         init_position = len(text.lines)
         text.extend(reverse)
         self.needs_init |= {self.bar(n) for n in inputs if self.bar(n) in self.assigned_bars and self.bar(n) not in bound}
-        results = [self.bar(n) if self.bar(n) in bound or self.bar(n) in self.needs_init else f"{self.sd}.ZERO" for n in inputs]
-        text.lines[init_position:init_position] = ["    " + f"{bar} = {self.sd}.ZERO" for bar in sorted(self.needs_init)]
+        results = [self.bar(n) if self.bar(n) in bound or self.bar(n) in self.needs_init else f"{self.runtime}.ZERO" for n in inputs]
+        text.lines[init_position:init_position] = ["    " + f"{bar} = {self.runtime}.ZERO" for bar in sorted(self.needs_init)]
         if self.result in inputs:
             results = [r if n != self.result else self.bar(n) for r, n in zip(results, inputs)]
         text.add(1, f"return ({', '.join(results)}{',' if len(results) == 1 else ''})")
