@@ -189,18 +189,24 @@ def fd_vjp(f, args, output_cotangent, fdm=None):
     return results
 
 
+def _apply_rule(lookup, f, args, kwargs):
+    """Run the rule `lookup` finds for `f` on a copy-checked `args`: (saved args, y, propagator)."""
+    saved = copy.deepcopy(args)
+    result = lookup(f, *args, **kwargs)
+    if result is None:
+        raise AssertionError(f"no {lookup.__name__} is registered for {f!r}")
+    y, propagator = result
+    _assert_close_structure(y, f(*saved, **kwargs), "primal value")
+    return saved, y, propagator
+
+
 def test_rrule(f, *args, output_cotangent=None, rtol=1e-6, atol=1e-6, fdm=None, **kwargs):
     """Check the registered rrule of `f` at `args` against finite differences.
 
     Checks the primal value, the shape and dtype of every cotangent, that the inputs are not
     changed, and every cotangent leaf against a finite-difference vector-Jacobian product.
     """
-    saved = copy.deepcopy(args)
-    result = rrule(f, *args, **kwargs)
-    if result is None:
-        raise AssertionError(f"no rrule is registered for {f!r}")
-    y, pullback = result
-    _assert_close_structure(y, f(*saved, **kwargs), "primal value")
+    saved, y, pullback = _apply_rule(rrule, f, args, kwargs)
     seed = output_cotangent if output_cotangent is not None else _random_like(np.random.default_rng(1), y)
     cotangents = pullback(seed)
     if len(cotangents) != len(args) + 1:
@@ -216,12 +222,7 @@ def test_rrule(f, *args, output_cotangent=None, rtol=1e-6, atol=1e-6, fdm=None, 
 
 def test_frule(f, *args, tangents=None, rtol=1e-6, atol=1e-6, fdm=None, **kwargs):
     """Check the registered frule of `f` at `args` against a finite-difference directional derivative."""
-    saved = copy.deepcopy(args)
-    result = frule(f, *args, **kwargs)
-    if result is None:
-        raise AssertionError(f"no frule is registered for {f!r}")
-    y, pushforward = result
-    _assert_close_structure(y, f(*saved, **kwargs), "primal value")
+    saved, y, pushforward = _apply_rule(frule, f, args, kwargs)
     if tangents is None:
         rng = np.random.default_rng(2)
         tangents = tuple(_random_like(rng, a) if leaves(a) else ZERO for a in saved)

@@ -57,9 +57,16 @@ def _entry(f):
         return rule
 
 
-def _merge_samples(rule, samples):
-    if samples is not None:
-        rule.samples = samples
+def _registrar(f, mode, samples):
+    def register(rule_function):
+        rule = _entry(f)
+        setattr(rule, mode, rule_function)
+        rule.differentiable = True
+        if samples is not None:
+            rule.samples = samples
+        return rule_function
+
+    return register
 
 
 def register_rrule(f, *, samples=None):
@@ -68,14 +75,7 @@ def register_rrule(f, *, samples=None):
     `pullback(y_bar)` returns `(∂self, ∂arg1, ...)`: one entry per positional argument, after the
     differential of the function's own fields (`NO_FIELDS` for a plain function).
     """
-
-    def register(rule_function):
-        rule = _entry(f)
-        rule.rrule, rule.differentiable = rule_function, True
-        _merge_samples(rule, samples)
-        return rule_function
-
-    return register
+    return _registrar(f, "rrule", samples)
 
 
 def register_frule(f, *, samples=None):
@@ -83,14 +83,7 @@ def register_frule(f, *, samples=None):
 
     `pushforward(Δself, Δarg1, ...)` returns the differential of the output.
     """
-
-    def register(rule_function):
-        rule = _entry(f)
-        rule.frule, rule.differentiable = rule_function, True
-        _merge_samples(rule, samples)
-        return rule_function
-
-    return register
+    return _registrar(f, "frule", samples)
 
 
 def rrule(f, *args, **kwargs):

@@ -29,7 +29,7 @@ import copy
 
 import gast
 
-from .syntax import assign, constant, name, stored_names
+from .syntax import assign, constant, name, renamed, stored_names
 
 OPERATOR_NAMES = {
     gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div", gast.FloorDiv: "floordiv",
@@ -369,7 +369,7 @@ class Normalizer:
             for target in stored_names(generator.target):
                 if target in self.local_names:
                     renames[target] = self.namer.fresh(target)
-        node = _rename(node, renames)
+        node = renamed(node, renames)
         inner = add(result, node)
         for generator in reversed(node.generators):
             for condition in reversed(generator.ifs):
@@ -409,16 +409,6 @@ def _append_statement(method):
         return [gast.Expr(value=call, lineno=comprehension.elt.lineno if hasattr(comprehension.elt, "lineno") else 1, col_offset=0)]
 
     return add
-
-
-def _rename(node, renames):
-    if not renames:
-        return node
-    node = copy.deepcopy(node)
-    for child in gast.walk(node):
-        if isinstance(child, gast.Name) and child.id in renames:
-            child.id = renames[child.id]
-    return node
 
 
 def _has_starred(elements):

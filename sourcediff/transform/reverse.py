@@ -19,7 +19,7 @@ Guarantees:
 import gast
 
 from ..errors import NoRuleError
-from .syntax import loaded_names, source, stored_names
+from .syntax import loaded_names, renamed, source, stored_names
 from .templates import free_names
 
 OPERATORS = {
@@ -579,7 +579,7 @@ class ReverseGenerator:
         renames = {}
         for free in free_names(template, parameters):
             renames[free] = self.bind(free, module_globals.get(free))
-        text = source(_substitute(template, {**replacements, **renames}))
+        text = source(renamed(template, {**replacements, **renames}))
         return text
 
     def reverse_pullback(self, target, value, kind, depth, lines, zero, bound):
@@ -695,16 +695,6 @@ def _scale(bar, partial):
 
 def _is_simple(text):
     return text.replace("_", "").replace(".", "").isalnum() or (text.endswith(")") and text.count("(") == 1 and " " not in text.split("(")[0])
-
-
-def _substitute(template, replacements):
-    import copy
-
-    node = copy.deepcopy(template)
-    for child in gast.walk(node):
-        if isinstance(child, gast.Name) and child.id in replacements:
-            child.id = replacements[child.id]
-    return node
 
 
 def _index_value(index):

@@ -1,5 +1,6 @@
 """Small helpers for building and inspecting gast nodes, shared by the passes."""
 import ast
+import copy
 
 import astor
 import gast
@@ -41,6 +42,17 @@ def statements(template, line, **names):
 def expression(template, line=None, **names):
     node = gast.parse(template.format(**names), mode="eval").body
     return at_line(node, line) if line else node
+
+
+def renamed(node, renames):
+    """A copy of `node` with the identifiers in `renames` replaced."""
+    if not renames:
+        return node
+    node = copy.deepcopy(node)
+    for child in gast.walk(node):
+        if isinstance(child, gast.Name) and child.id in renames:
+            child.id = renames[child.id]
+    return node
 
 
 def names_in(node):
