@@ -369,6 +369,10 @@ class ReverseGenerator:
         else:
             self.note_read_bar(bar, bound)
             lines.add(depth, f"{bar} = {self.runtime}.accumulate({bar}, {term})")
+        self.mark_assigned(bar, zero, bound)
+
+    def mark_assigned(self, bar, zero, bound):
+        """Record that `bar` now holds a cotangent (it is bound, and no longer known to be zero)."""
         zero.discard(bar)
         bound.add(bar)
         self.assigned_bars.add(bar)
@@ -432,7 +436,7 @@ class ReverseGenerator:
     def reverse_loop(self, node, depth, lines, zero, bound):
         counter = self.counter_name(node)
         self.loop_depth += 1
-        first, zero_end, bound_end = self.reverse_body(node, depth, set(zero), set(bound))
+        _, zero_end, bound_end = self.reverse_body(node, depth, set(zero), set(bound))
         entry_zero, entry_bound = zero & zero_end, bound & bound_end
         body, zero_end, bound_end = self.reverse_body(node, depth, set(entry_zero), set(entry_bound))
         self.loop_depth -= 1
@@ -541,8 +545,7 @@ class ReverseGenerator:
         if bar not in zero:
             self.note_read_bar(bar, bound)
         lines.add(depth, f"{bar} = {term.format(current=current)}")
-        zero.discard(bar)
-        bound.add(bar)
+        self.mark_assigned(bar, zero, bound)
 
     def reverse_inline(self, target, value, kind, depth, lines, zero, bound, self_referencing):
         bar = self.bar(target)
@@ -627,16 +630,13 @@ class ReverseGenerator:
         unpack = ", ".join(names) + ("," if len(names) == 1 else "")
         lines.add(depth, f"{unpack} = {pullback}({bar})")
         for name in direct:
-            zero.discard(self.bar(name))
-            bound.add(self.bar(name))
-            self.assigned_bars.add(self.bar(name))
+            self.mark_assigned(self.bar(name), zero, bound)
         target_reassigned = target in direct
         for name, part in pending:
             if name == target and not target_reassigned:
                 lines.add(depth, f"{bar} = {part}")
                 target_reassigned = True
-                zero.discard(bar)
-                bound.add(bar)
+                self.mark_assigned(bar, zero, bound)
             else:
                 self.add(name, part, depth, lines, zero, bound)
         self.restore(pullback, depth, lines)

@@ -757,6 +757,14 @@ def inplace_empty_fill(x):
     return np.sum(y)
 
 
+def branch_index(x):
+    if x[0] > 0:
+        y = x[1] * 2.0
+    else:
+        y = 1.0
+    return y
+
+
 def inplace_nested_write(x):
     m = np.zeros((2, 2))
     m[0][1] = x * 3.0
@@ -1118,6 +1126,7 @@ CORPUS = [
     Case(inplace_row_write, (_mat(2, 3), _sym(3))),
     Case(inplace_empty_fill, (_sym(3),)),
     Case(inplace_nested_write, (1.5,)),
+    Case(branch_index, (np.array([0.5, 1.5]),)),
     Case(tuple_return, (0.7, 1.3)), Case(nested_counts, (0.6,)), Case(object_state, (0.5, 0.3)),
     Case(recursive_branches, (0.4, 4)), Case(while_break, (0.3,)), Case(reuse_after_loop, (0.9,)),
     Case(shadowed_loop_variable, (np.array([0.5, 1.5, -0.25]),)),
