@@ -173,6 +173,16 @@ def _differentiable_fields(value):
             if isinstance(v, (float, complex, np.ndarray, list, tuple, dict)) and not isinstance(v, bool)}
 
 
+def receiver_first(pullback, name):
+    """`pullback` without the callee's own ∂self, so the receiver's cotangent comes first."""
+
+    def receiver_first_pullback(y_bar):
+        return tuple(pullback(y_bar)[1:])
+
+    receiver_first_pullback.__name__ = name
+    return receiver_first_pullback
+
+
 def call(function, *args, **kwargs):
     """`(function(*args, **kwargs), pullback)`; the pullback returns (∂self, ∂args..., ∂kwarg values...)."""
     rule = lookup(function)
@@ -234,11 +244,7 @@ def call_method(receiver, method, *args, **kwargs):
             "and its result is used as well", "Call the method as a statement of its own (its changes are then "
             "differentiated), or return the new state instead of storing it on the object.")
 
-    def method_call_pullback(y_bar):
-        cotangents = method_pullback(y_bar)
-        return tuple(cotangents[1:])
-
-    return y, method_call_pullback
+    return y, receiver_first(method_pullback, f"{method}_pullback")
 
 
 @register_rrule(as_sequence, samples=[Sample(([0.5, -1.5, 2.0],)), Sample((np.array([[1.0, 2.0], [3.0, 4.0]]),))])

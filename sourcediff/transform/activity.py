@@ -7,7 +7,8 @@ is flow-insensitive over names (a name is active if any of its assignments is), 
 
     >>> import gast
     >>> f = gast.parse("def f(x, w):\n    y = x * w\n    unused = x + 1\n    n = len(x)\n    return y").body[0]
-    >>> sorted(activity(f, ["x", "w"], lambda call: call.func.id != "len"))
+    >>> differentiable = lambda call: call.func.id != "len"
+    >>> sorted(activity(f, varying_names(f, ["x", "w"], differentiable), differentiable))
     ['w', 'x', 'y']
 """
 import gast
@@ -79,10 +80,9 @@ def varying_names(function, inputs, is_differentiable_call):
     return varying
 
 
-def activity(function, inputs, is_differentiable_call):
-    """The set of active names of a normalised function, given its input names."""
+def activity(function, varying, is_differentiable_call):
+    """The set of active names of a normalised function, given its varying names."""
     edges = flows(function.body, is_differentiable_call)
-    varying = varying_names(function, inputs, is_differentiable_call)
     returned = function.body[-1].value
     useful = {returned.id} if isinstance(returned, gast.Name) else set()
     changed = True

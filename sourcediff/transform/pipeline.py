@@ -7,6 +7,7 @@ cached per code object; a cache hit costs a dict lookup. Registering a rule chan
 version, which makes cached derivatives rebuild on their next use.
 """
 import ast
+import builtins
 import dataclasses
 import operator
 import re
@@ -18,6 +19,7 @@ import numpy as np
 
 from .. import runtime
 from ..rules import registry
+from ..rules.differentials import NO_FIELDS, Tangent
 from .activity import activity, varying_names
 from .desugar import desugar
 from .lower_jumps import lower_jumps
@@ -30,7 +32,7 @@ from .templates import partial_templates
 
 SCALAR_TYPES = (float, int, np.float64)
 SCALAR_BUILTINS = {abs, float, int, len, round, min, max, pow}
-BUILTIN_NAMES = set(dir(__builtins__)) if isinstance(__builtins__, dict) is False else set(__builtins__)
+BUILTIN_NAMES = set(dir(builtins))
 
 
 @dataclasses.dataclass
@@ -56,7 +58,7 @@ def _return_self(node):
                                  lineno=line, col_offset=0))
 
 
-def stages(function, scalar_inputs=frozenset(), returns_self=False):
+def stages(function, returns_self=False):
     """Run the passes on `function`, returning each stage's output (for `dump --stage`)."""
     node, origin = parse_function(function)
     if returns_self:
@@ -136,12 +138,14 @@ class Resolver:
         return self.classify(node, set()).kind != "inactive"
 
     def is_scalar_call(self, node):
+        """Whether the call maps real numbers to a real number (a scalar builtin or a `math` row)."""
         found, function = self.value_of(node.func)
-        if not found:
+        if not found or not _hashable(function):
             return False
+        if function in SCALAR_BUILTINS:
+            return True
         rule = registry.lookup(function)
-        return function in SCALAR_BUILTINS if _hashable(function) and function in SCALAR_BUILTINS else \
-            (rule is not None and rule.partials is not None and getattr(function, "__module__", None) == "math")
+        return rule is not None and rule.partials is not None and getattr(function, "__module__", None) == "math"
 
 
 def _transformable(function):
@@ -169,7 +173,7 @@ def _is_scalar_atom(node, scalar_names):
 
 def build(function, scalar_inputs, returns_self=False):
     """Transform and compile the reverse-mode derivative of `function`."""
-    node, origin, namer, free, _ = stages(function, scalar_inputs, returns_self)
+    node, origin, namer, free, _ = stages(function, returns_self)
     arguments = node.args
     parameters = [a.id for a in arguments.posonlyargs + arguments.args]
     parameters += [arguments.vararg.id] if arguments.vararg else []
@@ -178,7 +182,8 @@ def build(function, scalar_inputs, returns_self=False):
     inputs = free + parameters
     local_names = set(inputs) | {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     resolver = Resolver(function, local_names)
-    active = activity(node, inputs, resolver.is_differentiable_call)
+    varying = varying_names(node, inputs, resolver.is_differentiable_call)
+    active = activity(node, varying, resolver.is_differentiable_call)
     scalar_names = scalars(node, scalar_inputs, resolver.is_scalar_call)
     bindings = {}
     user_names = names_in(node) | set(function.__globals__)
@@ -194,7 +199,6 @@ def build(function, scalar_inputs, returns_self=False):
         bindings[bound_name] = value
         return bound_name
 
-    varying = varying_names(node, inputs, resolver.is_differentiable_call)
     generator = ReverseGenerator(node, origin, namer, active, scalar_names, resolver.classify, inputs, bind, free, varying)
     generator.runtime = bind("runtime", runtime)
     if "as_sequence" in names_in(node):
@@ -284,11 +288,11 @@ def _cell_value(cell):
 
 
 def run_forward(function, args, kwargs, returns_self=False):
-    """Run the derivative's forward for a call; returns (derivative, y, state, cell values)."""
+    """Run the derivative's forward for a call; returns (derivative, y, state)."""
     entry = derivative(function, scalar_inputs_of(function, args), returns_self)
     cells = [_cell_value(c) for c in function.__closure__] if entry.free_names else []
     y, state = entry.forward(*cells, *args, **kwargs)
-    return entry, y, state, cells
+    return entry, y, state
 
 
 def reverse_call(function, args, kwargs):
@@ -301,36 +305,19 @@ def reverse_call(function, args, kwargs):
         if result is None:
             return None
         y, pullback = result
-
-        def bound_method_pullback(y_bar):
-            cotangents = pullback(y_bar)
-            return (cotangents[1],) + tuple(cotangents[2:])
-
-        return y, bound_method_pullback
+        return y, runtime.receiver_first(pullback, f"{function.__name__}_pullback")
     if isinstance(function, type):
         return _construct(function, args, kwargs)
     if not isinstance(function, types.FunctionType):
         call_method = getattr(type(function), "__call__", None)
         if isinstance(call_method, types.FunctionType):
-            return reverse_call(call_method, (function,) + tuple(args), kwargs) if False else _callable_object(function, call_method, args, kwargs)
+            return reverse_call(types.MethodType(call_method, function), args, kwargs)
         return None
-    entry, y, state, cells = run_forward(function, args, kwargs)
+    entry, y, state = run_forward(function, args, kwargs)
     return y, _pullback_for_call(entry, state, function, len(args), list(kwargs))
 
 
-def _callable_object(instance, call_method, args, kwargs):
-    y, pullback = reverse_call(call_method, (instance,) + tuple(args), kwargs)
-
-    def callable_object_pullback(y_bar):
-        cotangents = pullback(y_bar)
-        return tuple(cotangents[1:])
-
-    return y, callable_object_pullback
-
-
 def _pullback_for_call(entry, state, function, positional_count, keyword_names):
-    from ..rules.differentials import NO_FIELDS, Tangent
-
     code = function.__code__
     free_count = len(entry.free_names)
     named = list(code.co_varnames[: code.co_argcount])
@@ -361,8 +348,6 @@ def _pullback_for_call(entry, state, function, positional_count, keyword_names):
 
 def _construct(cls, args, kwargs):
     """Constructing a namedtuple or dataclass: the cotangent of each argument is its field's."""
-    from ..rules.differentials import NO_FIELDS
-
     if issubclass(cls, tuple) and hasattr(cls, "_fields"):
         fields = list(cls._fields)
     elif dataclasses.is_dataclass(cls):
@@ -375,8 +360,9 @@ def _construct(cls, args, kwargs):
     names = fields[: len(args)] + list(kwargs)
 
     def constructor_pullback(y_bar):
-        return (NO_FIELDS,) + tuple(runtime.component(y_bar, n) if not isinstance(y_bar, tuple) or hasattr(y_bar, "fields")
-                                    else y_bar[fields.index(n)] for n in names)
+        if isinstance(y_bar, tuple):
+            y_bar = dict(zip(fields, y_bar))
+        return (NO_FIELDS,) + tuple(runtime.component(y_bar, n) for n in names)
 
     return y, constructor_pullback
 
@@ -385,7 +371,7 @@ def _construct_with_init(cls, args, kwargs):
     """Constructing a class with a Python `__init__`: differentiate `__init__` as returning the object."""
     instance = cls.__new__(cls)
     initializer = cls.__init__
-    entry, y, state, _ = run_forward(initializer, (instance,) + tuple(args), kwargs, returns_self=True)
+    entry, y, state = run_forward(initializer, (instance,) + tuple(args), kwargs, returns_self=True)
     init_pullback = _pullback_for_call(entry, state, initializer, len(args) + 1, list(kwargs))
 
     def constructor_pullback(y_bar):
@@ -398,11 +384,6 @@ def _construct_with_init(cls, args, kwargs):
 
 def updating_method_call(function, receiver, args, kwargs):
     """A Python method called for its effect: differentiated as returning its (changed) object."""
-    entry, y, state, _ = run_forward(function, (receiver,) + tuple(args), kwargs, returns_self=True)
+    entry, y, state = run_forward(function, (receiver,) + tuple(args), kwargs, returns_self=True)
     method_pullback = _pullback_for_call(entry, state, function, len(args) + 1, list(kwargs))
-
-    def updating_method_pullback(receiver_bar):
-        return tuple(method_pullback(receiver_bar)[1:])
-
-    updating_method_pullback.__name__ = f"{function.__name__}_pullback"
-    return y, updating_method_pullback
+    return y, runtime.receiver_first(method_pullback, f"{function.__name__}_pullback")
