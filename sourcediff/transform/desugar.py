@@ -15,7 +15,7 @@ import copy
 
 import gast
 
-from .syntax import assign, at_line, name
+from .syntax import assign, at_line, expression, name
 
 UNSUPPORTED = {
     gast.Try: "a try statement", gast.With: "a with statement", gast.AsyncWith: "an async with statement",
@@ -76,7 +76,7 @@ class Desugar(gast.NodeTransformer):
         update = gast.BinOp(left=name(target), op=node.op, right=value)
         out = [assign(before, name(target), node.lineno), assign(target, update, node.lineno)]
         for alias in self.aliases_of(node):
-            test = gast.parse(f"{alias} is {before} and hasattr({before}, '__iadd__')", mode="eval").body
+            test = expression("{alias} is {before} and hasattr({before}, '__iadd__')", alias=alias, before=before)
             out.append(at_line(gast.If(test=test, body=[assign(alias, name(target), node.lineno)], orelse=[]), node.lineno))
         return out
 

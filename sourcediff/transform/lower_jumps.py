@@ -17,7 +17,7 @@ statements guarded by `if not <loop>_skip:`. Loop `else` clauses run when no bre
 """
 import gast
 
-from .syntax import assign, constant, name, statements
+from .syntax import assign, constant, expression, name, statements
 
 
 def _contains(nodes, kinds, into_loops):
@@ -97,7 +97,7 @@ class Lowering:
             else:
                 out.append(statement)
             if rest and self.jumps(statement):
-                guard = self.guard_test(line)
+                guard = self.guard_test()
                 lowered_rest = self.block(rest, tail)
                 if lowered_rest:
                     out.append(gast.If(test=guard, body=lowered_rest, orelse=[], lineno=line, col_offset=0))
@@ -115,9 +115,9 @@ class Lowering:
             return _mentions(statement, loop["skip"])
         return False
 
-    def guard_test(self, line):
-        flags = [self.loops[-1]["skip"]] if self.loops else [self.returned]
-        return gast.parse(f"not {flags[0]}", mode="eval").body
+    def guard_test(self):
+        """`not <flag>` for the flag that says the rest of the current block is skipped."""
+        return expression("not {flag}", flag=self.loops[-1]["skip"] if self.loops else self.returned)
 
     def jump_out(self, line, returning):
         out = []
@@ -125,7 +125,6 @@ class Lowering:
             out += statements("{flag} = True", line, flag=self.returned_flag())
         if self.loops:
             loop = self.loops[-1]
-            loop["breaks"] = True
             out += statements("{skip} = True\n{stop} = True", line, skip=loop["skip"], stop=loop["stop"])
         return out
 
@@ -137,7 +136,7 @@ class Lowering:
             orelse, node.orelse = node.orelse, []
             return [node] + self.block(orelse, False)
         base = self.namer.numbered("loop")
-        loop = {"skip": self.namer.fresh(base + "_skip"), "stop": self.namer.fresh(base + "_break"), "breaks": False}
+        loop = {"skip": self.namer.fresh(base + "_skip"), "stop": self.namer.fresh(base + "_break")}
         self.loops.append(loop)
         body = self.block(node.body, False)
         self.loops.pop()
@@ -147,7 +146,7 @@ class Lowering:
         orelse, node.orelse = node.orelse, []
         after = []
         if orelse:
-            after.append(gast.If(test=gast.parse(f"not {loop['stop']}", mode="eval").body,
+            after.append(gast.If(test=expression("not {stop}", stop=loop["stop"]),
                                  body=self.block(orelse, False), orelse=[], lineno=line, col_offset=0))
         if self.returned is not None and _mentions(node, self.returned) and self.loops:
             after += statements("if {flag}:\n    {skip} = True\n    {stop} = True", line, flag=self.returned,
