@@ -13,9 +13,9 @@ import gast
 
 import numpy as np
 
-from .errors import NonScalarOutputError, NoRuleError, SourceDiffError
+from .errors import NonScalarOutputError, SourceDiffError
 from .rules.differentials import ZERO, Tangent, extern, is_zero
-from .rules.registry import lookup
+from . import runtime
 from .transform import pipeline
 from .transform.source import parse_function
 
@@ -24,25 +24,12 @@ def _name(f):
     return getattr(f, "__qualname__", None) or type(f).__name__
 
 
-def _raw_pullback(f, args, kwargs):
-    """`(y, pullback)` where the pullback returns (∂self, ∂args..., ∂kwargs...)."""
-    rule = lookup(f)
-    if rule is not None and rule.rrule is not None:
-        y, rule_pullback = rule.rrule(*args, **kwargs)
-        return y, rule_pullback
-    result = pipeline.reverse_call(f, args, kwargs)
-    if result is None:
-        raise NoRuleError(f"{_name(f)} has no derivative rule and no Python source to differentiate",
-                          hint="Register a rule for it with sd.register_rrule, or pass a Python function.")
-    return result
-
-
 def materialize(primal, cotangent):
     """The user-facing cotangent of `primal`: zeros are spelled out, thunks evaluated."""
     cotangent = extern(cotangent)
     if isinstance(primal, (bool, np.bool_, str, int, np.integer)) or primal is None:
         return None
-    if isinstance(primal, (float, int, complex, np.number)):
+    if isinstance(primal, (float, complex, np.number)):
         if is_zero(cotangent):
             return type(primal)(0) if isinstance(primal, (np.floating, np.complexfloating, complex)) else 0.0
         return cotangent
@@ -81,7 +68,7 @@ def pullback(f, *args, **kwargs):
         >>> back(1.0)
         (3.0, 2.0)
     """
-    y, raw = _raw_pullback(f, args, kwargs)
+    y, raw = runtime.call(f, *args, **kwargs)
     count = len(args)
 
     def back(y_bar):
