@@ -13,9 +13,9 @@ import gast
 
 import numpy as np
 
+from . import runtime
 from .errors import NonScalarOutputError, SourceDiffError
 from .rules.differentials import ZERO, Tangent, extern, is_zero
-from . import runtime
 from .transform import pipeline
 from .transform.source import parse_function
 
