@@ -13,9 +13,10 @@ import gast
 
 import numpy as np
 
-from . import runtime
-from .errors import NonScalarOutputError, SourceDiffError
+from . import calls, runtime
+from .errors import InternalError, NonScalarOutputError, NoRuleError, SourceDiffError
 from .rules.differentials import ZERO, Tangent, extern, is_zero
+from .rules.registry import lookup
 from .transform import pipeline
 from .transform.source import parse_function
 
@@ -59,20 +60,58 @@ def _field(primal, name):
     return getattr(primal, name, None)
 
 
+def _forward(f, args, kwargs):
+    """`(y, raw pullback)` for `f(*args, **kwargs)`: its rule, or its transformed source."""
+    rule = lookup(f)
+    if rule is not None and rule.rrule is not None:
+        return rule.rrule(*args, **kwargs)
+    result = calls.reverse_call(f, args, kwargs, top_level=True)
+    if result is None:
+        raise NoRuleError(f"{_name(f)} has no derivative rule and no Python source to differentiate",
+                          hint=f"Register a rule for it with @sd.register_rrule({getattr(f, '__name__', 'f')}).")
+    return result
+
+
+def _checked(f, phase, run):
+    """Run one phase of differentiating `f` ("forward" or "pullback"), with room for the derivative's frames.
+
+    An exception raised by sourcediff's own code (in the pullback: anything but the user's own rules)
+    becomes an `InternalError` naming the user's function; the user's own exceptions pass unchanged.
+    """
+    try:
+        return pipeline.with_recursion_room(run)
+    except SourceDiffError:
+        raise
+    except RecursionError:
+        raise
+    except Exception as error:
+        origin = runtime.raised_by(error.__traceback__)
+        internal = origin == "sourcediff" or (phase == "pullback" and origin != "user")
+        if not internal:
+            raise
+        code = getattr(f, "__code__", None)
+        where = dict(filename=code.co_filename, line=code.co_firstlineno,
+                     code=linecache.getline(code.co_filename, code.co_firstlineno)) if code else {}
+        raise InternalError(f"sourcediff failed in the {phase} pass of {_name(f)}: {type(error).__name__}: {error}",
+                            function=_name(f), **where,
+                            hint="This is a bug in sourcediff; please report it with this function.") from error
+
+
 def pullback(f, *args, **kwargs):
     """`(y, back)`: `y = f(*args, **kwargs)` and `back(y_bar)` gives one cotangent per positional argument.
 
-    Keyword arguments are not differentiated. `back` may be called any number of times.
+    Keyword arguments are not differentiated. `back` may be called any number of times. The
+    arguments are never changed, even where `f` writes into them.
 
         >>> y, back = pullback(lambda x, y: x * y, 2.0, 3.0)
         >>> back(1.0)
         (3.0, 2.0)
     """
-    y, raw = runtime.call(f, *args, **kwargs)
+    y, raw = _checked(f, "forward", lambda: _forward(f, args, kwargs))
     count = len(args)
 
     def back(y_bar):
-        cotangents = raw(y_bar)
+        cotangents = _checked(f, "pullback", lambda: raw(y_bar))
         return tuple(materialize(a, c) for a, c in zip(args, cotangents[1: 1 + count]))
 
     back.__name__ = f"{getattr(f, '__name__', 'f')}_pullback"

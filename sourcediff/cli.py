@@ -6,7 +6,7 @@ import sys
 
 from .errors import SourceDiffError
 
-STAGES = ["parse", "desugar", "lower_jumps", "normalize", "reverse"]
+STAGES = ["parse", "desugar", "lower_jumps", "normalize", "effects", "reverse"]
 
 
 def _load(target):
@@ -50,7 +50,7 @@ def main(argv=None):
             else:
                 print(pipeline.derivative(function, frozenset(options.scalar)).source, end="")
         else:
-            print(pipeline.stages(function)[-1][options.stage])
+            print(pipeline.stages(function)[options.stage])
     except SourceDiffError as error:
         print(f"sourcediff: {error}", file=sys.stderr)
         return 1

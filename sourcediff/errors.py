@@ -45,3 +45,7 @@ class NonScalarOutputError(SourceDiffError):
 
 class RuleError(SourceDiffError):
     """A rule was registered or used incorrectly."""
+
+
+class InternalError(SourceDiffError):
+    """sourcediff itself failed: a bug to report. The message names the function being differentiated."""

@@ -1,95 +1,74 @@
 """The helpers that generated derivative code calls.
 
 Generated code names these directly (they are bound when the code is compiled), so each one is
-small, fast in the common case, and never mutates a cotangent it did not create.
+small, fast in the common case, and never mutates a cotangent it did not create. Calls of
+Python callables go through `reverse_call`, which `sourcediff.calls` installs (the compiler sits
+above this module, not below it).
 """
 import copy
 import inspect
 import linecache
+import operator
 import sys
 import types
 
 import numpy as np
 
-from .errors import NoRuleError, UnsupportedSyntaxError
-from .rules.differentials import NO_FIELDS, ZERO, Tangent, Thunk, accumulate, extern, is_zero
+from .errors import NoRuleError, SourceDiffError, UnsupportedSyntaxError
 from .rules.containers import regroup
+from .rules.differentials import NO_FIELDS, ZERO, Tangent, Thunk, accumulate, extern, is_zero
+from .rules.numpy_indexing import add_at_index
 from .rules.projection import project
-from .rules.registry import Sample, lookup, register_frule, register_rrule, rrule
+from .rules.registry import Sample, lookup, non_differentiable, register_frule, register_rrule
 
-__all__ = ["ZERO", "rrule", "call_spread", "accumulate", "project", "add_at_index", "index_cotangent", "zero_at_index", "attribute_cotangent",
-           "component", "pop_cotangent", "copy_for_write", "as_sequence", "call", "call_method", "call_updating"]
+__all__ = ["ZERO", "accumulate", "project", "add_at_index", "component", "zero_at_index", "attribute_cotangent",
+           "rrule", "call", "call_method", "call_spread", "call_updating", "call_updating_with_result", "call_writing",
+           "call_for_effect", "own", "rebind", "check_unshared", "unpack", "as_sequence", "checked_output",
+           "restored", "pop_top"]
 
-
-def _zeros_like(primal):
-    if isinstance(primal, np.ndarray):
-        return np.zeros(primal.shape, dtype=primal.dtype if primal.dtype.kind in "fc" else float)
-    if isinstance(primal, (list, tuple)):
-        return [ZERO] * len(primal)
-    if isinstance(primal, dict):
-        return {}
-    raise TypeError(f"cannot index a cotangent of {type(primal).__name__}")
+GENERATED_CODE = set()
+reverse_call = None
 
 
-def add_at_index(cotangent, primal, index, value):
-    """The cotangent of `primal` plus `value` at `primal[index]` (a new object; inputs untouched)."""
-    if is_zero(value):
-        return cotangent
-    value = extern(value)
-    if isinstance(primal, dict):
-        result = dict(cotangent) if isinstance(cotangent, dict) else {}
-        result[index] = accumulate(result.get(index), value)
-        return result
-    if isinstance(primal, tuple) and hasattr(primal, "_fields"):
-        fields = primal._fields
-        positions = range(*index.indices(len(primal))) if isinstance(index, slice) else [index]
-        values = value if isinstance(index, slice) else [value]
-        return accumulate(cotangent, Tangent(type(primal), **{fields[p]: v for p, v in zip(positions, values)}))
-    if isinstance(primal, (list, tuple)):
-        result = list(cotangent) if isinstance(cotangent, (list, tuple)) else [ZERO] * len(primal)
-        if isinstance(index, slice):
-            for position, item in zip(range(*index.indices(len(primal))), value):
-                result[position] = accumulate(result[position], item)
-        else:
-            result[index] = accumulate(result[index], value)
-        return tuple(result) if isinstance(primal, tuple) else result
-    primal = np.asarray(primal)
-    result = _zeros_like(primal) if is_zero(cotangent) else np.array(extern(cotangent), dtype=_zeros_like(primal).dtype)
-    np.add.at(result, index, value)
-    return result
+# Cotangents of containers
 
-
-def index_cotangent(cotangent, index):
-    """`cotangent[index]`, zero where the cotangent is zero or has no entry."""
+def component(cotangent, key):
+    """Entry `key` of a cotangent (of an array, list, tuple, dict, namedtuple or object), zero when absent."""
     if is_zero(cotangent):
         return ZERO
     cotangent = extern(cotangent)
     if isinstance(cotangent, dict):
-        return cotangent.get(index, ZERO)
-    return cotangent[index]
+        return cotangent.get(key, ZERO)
+    if isinstance(cotangent, Tangent):
+        if isinstance(key, str):
+            return getattr(cotangent, key)
+        fields = cotangent.primal_type._fields[key]
+        return getattr(cotangent, fields) if isinstance(fields, str) else tuple(getattr(cotangent, f) for f in fields)
+    return cotangent[key]
 
 
-def zero_at_index(cotangent, primal, index):
-    """The cotangent with its entries at `index` set to zero (a new object)."""
+def zero_at_index(cotangent, key):
+    """The cotangent with its entry `key` zero: the part overwritten by `x[key] = v` (a new object)."""
     if is_zero(cotangent):
         return ZERO
     cotangent = extern(cotangent)
     if isinstance(cotangent, Tangent):
-        return cotangent.replace(**{index: ZERO})
+        if not isinstance(key, str):
+            fields = cotangent.primal_type._fields[key]
+            return cotangent.replace(**{f: ZERO for f in ([fields] if isinstance(fields, str) else fields)})
+        return cotangent.replace(**{key: ZERO})
     if isinstance(cotangent, dict):
         result = dict(cotangent)
-        result.pop(index, None)
+        result.pop(key, None)
         return result
     if isinstance(cotangent, (list, tuple)):
         result = list(cotangent)
-        if isinstance(index, slice):
-            for position in range(*index.indices(len(result))):
-                result[position] = ZERO
-        else:
-            result[index] = ZERO
+        positions = range(len(result))[key] if isinstance(key, slice) else [key]
+        for position in positions:
+            result[position] = ZERO
         return type(cotangent)(result)
     result = np.array(cotangent)
-    result[index] = 0
+    result[key] = 0
     return result
 
 
@@ -97,90 +76,63 @@ def attribute_cotangent(primal, attribute, value):
     """The cotangent of `primal` given the cotangent `value` of `primal.<attribute>`."""
     if is_zero(value):
         return ZERO
-    if isinstance(primal, (np.ndarray, np.generic)):
+    if isinstance(primal, (np.ndarray, np.generic, complex, float, int)):
         from .rules.numpy_shapes import ARRAY_PROPERTIES
 
-        rule = lookup(ARRAY_PROPERTIES[attribute])
-        _, pullback = rule.rrule(primal)
+        _, pullback = lookup(ARRAY_PROPERTIES[attribute]).rrule(primal)
         return pullback(value)[1]
     return Tangent(type(primal), **{attribute: value})
 
 
-def component(cotangent, key):
-    """Entry `key` of a structural cotangent (a tuple, list or dict), zero when absent."""
-    if is_zero(cotangent):
-        return ZERO
-    if isinstance(cotangent, Thunk):
-        cotangent = cotangent.value()
-    if isinstance(cotangent, dict):
-        return cotangent.get(key, ZERO)
-    if isinstance(cotangent, Tangent):
-        return getattr(cotangent, key)
-    return cotangent[key]
+# Saved values in the pullback
+
+def restored(stack):
+    """A pullback's own copy of a saved stack, and the value on top (the name's final value)."""
+    return list(stack), (stack[-1] if stack else None)
 
 
-def pop_cotangent(cotangent):
-    """Split the cotangent of a list into (the rest, the cotangent of its last item)."""
-    if is_zero(cotangent):
-        return ZERO, ZERO
-    cotangent = extern(cotangent)
-    return list(cotangent[:-1]), cotangent[-1]
+def pop_top(stack):
+    """Undo the latest assignment of a saved name: drop its value and return the one before it."""
+    stack.pop()
+    return stack[-1] if stack else None
 
 
-def copy_for_write(value):
-    """A copy of an array, list or dict about to be written in place, so earlier readers keep theirs."""
-    if isinstance(value, np.ndarray):
-        return value.copy()
-    if isinstance(value, (list, dict)):
-        return copy.copy(value)
-    return value
+# Calls
+
+def display_name(function):
+    """The name of a function as the user wrote it (without the generated functions it was made in)."""
+    name = getattr(function, "__qualname__", None) or getattr(function, "__name__", None) or type(function).__name__
+    while "sourcediff_derivative.<locals>." in name:
+        prefix, _, rest = name.partition("sourcediff_derivative.<locals>.")
+        generated, _, rest = rest.partition(".<locals>.")
+        name = prefix + generated.removesuffix("_forward").removesuffix("_pullback") + ".<locals>." + rest
+    return name
 
 
-def as_sequence(iterable):
-    """Something indexable holding the items a for loop over `iterable` visits."""
-    if isinstance(iterable, (list, tuple, np.ndarray, range)):
-        return iterable
-    return list(iterable)
-
-
-def _error_at_call_site(kind, problem, hint):
+def error_at_call_site(kind, problem, hint):
     """An error pointing at the line of generated code (hence of user code) that made the current call."""
     frame = sys._getframe(1)
-    while frame is not None and not frame.f_code.co_name.endswith("_forward"):
+    while frame is not None and frame.f_code not in GENERATED_CODE:
         frame = frame.f_back
     where = {}
     if frame is not None:
         code = frame.f_code
-        where = dict(function=code.co_name.removesuffix("_forward"), filename=code.co_filename, line=frame.f_lineno,
+        where = dict(function=code.co_name.rsplit("_", 1)[0], filename=code.co_filename, line=frame.f_lineno,
                      code=linecache.getline(code.co_filename, frame.f_lineno))
     return kind(problem, **where, hint=hint)
 
 
 def _no_rule(function):
     name = getattr(function, "__qualname__", repr(function))
-    return _error_at_call_site(
+    return error_at_call_site(
         NoRuleError, f"{name} has no derivative rule and no Python source to differentiate",
         f"Register a rule for it with @sd.register_rrule({getattr(function, '__name__', 'f')}) "
         "or declare it with sd.non_differentiable.")
 
 
-def _differentiable_fields(value):
-    """The attributes of an object that can carry derivatives (numbers, arrays, containers)."""
-    fields = getattr(value, "__dict__", None)
-    if not isinstance(fields, dict):
-        return {}
-    return {k: v for k, v in fields.items()
-            if isinstance(v, (float, complex, np.ndarray, list, tuple, dict)) and not isinstance(v, bool)}
-
-
-def receiver_first(pullback, name):
-    """`pullback` without the callee's own ∂self, so the receiver's cotangent comes first."""
-
-    def receiver_first_pullback(y_bar):
-        return tuple(pullback(y_bar)[1:])
-
-    receiver_first_pullback.__name__ = name
-    return receiver_first_pullback
+def rrule(function, *args, **kwargs):
+    """`(function(*args, **kwargs), pullback)` from the registered rule of `function`."""
+    return lookup(function).rrule(*args, **kwargs)
 
 
 def call(function, *args, **kwargs):
@@ -196,71 +148,124 @@ def call(function, *args, **kwargs):
             return tuple(rule_pullback(y_bar)) + padding
 
         return y, rule_with_keywords_pullback
-    from .transform.pipeline import reverse_call
-
     result = reverse_call(function, args, kwargs)
     if result is None:
         raise _no_rule(function)
     return result
 
 
-def call_updating(receiver, method, *args, **kwargs):
-    """`receiver.method(*args, **kwargs)` called for its effect: `(receiver, pullback)`.
+def call_for_effect(function, *args, **kwargs):
+    """Call `function` for its effect, refusing one that writes into its arguments (see `reverse_call`)."""
+    call(function, *args, **kwargs)
 
-    A Python method is differentiated as returning its (possibly changed) object, so the pullback
-    takes the cotangent of the object after the call and returns (∂object before, ∂args..., ∂kwargs...).
-    """
-    from .transform.pipeline import updating_method_call
 
+def receiver_first(pullback, name):
+    """`pullback` without the callee's own ∂self, so the receiver's cotangent comes first."""
+
+    def receiver_first_pullback(y_bar):
+        return tuple(pullback(y_bar)[1:])
+
+    receiver_first_pullback.__name__ = name
+    return receiver_first_pullback
+
+
+def _python_method(receiver, method):
     static = inspect.getattr_static(type(receiver), method, None)
-    if isinstance(static, types.FunctionType) and not isinstance(receiver, type):
-        return updating_method_call(static, receiver, args, kwargs)
-    getattr(receiver, method)(*args, **kwargs)
-    count = len(args) + len(kwargs)
-
-    def unchanged_receiver_pullback(receiver_bar):
-        return (receiver_bar,) + (ZERO,) * count
-
-    return receiver, unchanged_receiver_pullback
+    if isinstance(static, types.FunctionType) and not isinstance(receiver, (type, types.ModuleType)):
+        return static
+    return None
 
 
 def call_method(receiver, method, *args, **kwargs):
     """`receiver.method(*args, **kwargs)` with a pullback returning (∂receiver, ∂args..., ∂kwarg values...)."""
-    static = inspect.getattr_static(type(receiver), method, None)
-    if static is None or isinstance(static, (staticmethod, classmethod)) or isinstance(receiver, (type, types.ModuleType)):
+    function = _python_method(receiver, method)
+    if function is None:
+        static = inspect.getattr_static(type(receiver), method, None)
+        if not isinstance(receiver, (type, types.ModuleType)) and lookup(static) is not None:
+            y, pullback = call(static, receiver, *args, **kwargs)
+            return y, receiver_first(pullback, f"{method}_pullback")
         y, bound_pullback = call(getattr(receiver, method), *args, **kwargs)
 
         def bound_method_pullback(y_bar):
             return (ZERO,) + tuple(bound_pullback(y_bar)[1:])
 
         return y, bound_method_pullback
-    function = getattr(type(receiver), method)
-    before = _differentiable_fields(receiver)
-    y, method_pullback = call(function, receiver, *args, **kwargs)
-    changed = [name for name, value in _differentiable_fields(receiver).items() if before.get(name) is not value]
-    if changed:
-        raise _error_at_call_site(
-            UnsupportedSyntaxError, f"{type(receiver).__name__}.{method} changes {', '.join(changed)} of its object "
-            "and its result is used as well", "Call the method as a statement of its own (its changes are then "
-            "differentiated), or return the new state instead of storing it on the object.")
-
-    return y, receiver_first(method_pullback, f"{method}_pullback")
+    y, pullback = call(function, receiver, *args, **kwargs)
+    return y, receiver_first(pullback, f"{method}_pullback")
 
 
-@register_rrule(as_sequence, samples=[Sample(([0.5, -1.5, 2.0],)), Sample((np.array([[1.0, 2.0], [3.0, 4.0]]),))])
-def _as_sequence_rrule(iterable):
-    def as_sequence_pullback(y_bar):
-        return NO_FIELDS, (ZERO if isinstance(iterable, (dict, set)) else y_bar)
-
-    return as_sequence(iterable), as_sequence_pullback
+def call_updating(receiver, method, *args, **kwargs):
+    """`receiver.method(*args, **kwargs)` called for its effect; the receiver as it is afterwards."""
+    return call_updating_with_result(receiver, method, *args, **kwargs)[1]
 
 
-@register_frule(as_sequence)
-def _as_sequence_frule(iterable):
-    def as_sequence_pushforward(self_dot, iterable_dot):
-        return ZERO if isinstance(iterable, (dict, set)) else iterable_dot
+def call_updating_with_result(receiver, method, *args, **kwargs):
+    """`(receiver.method(*args, **kwargs), the receiver afterwards)`."""
+    return getattr(receiver, method)(*args, **kwargs), receiver
 
-    return as_sequence(iterable), as_sequence_pushforward
+
+def _updating_rrule(receiver, method, *args, **kwargs):
+    """`((result, receiver after), pullback)`: a Python method through its source (its object is a written
+    argument), a built-in container's method through the rule of the method itself."""
+    function = _python_method(receiver, method)
+    if function is not None:
+        outputs, pullback = reverse_call(function, (receiver,) + args, kwargs, (0,))
+        return outputs, receiver_first(pullback, f"{method}_pullback")
+    static = inspect.getattr_static(type(receiver), method, None)
+    rule = lookup(static)
+    if rule is None or rule.rrule is None:
+        raise error_at_call_site(
+            UnsupportedSyntaxError, f"sourcediff cannot differentiate {type(receiver).__name__}.{method} changing its object",
+            "Compute the new value and assign it instead (for example sorted(v) instead of v.sort()).")
+    (result, after), pullback = rule.rrule(receiver, *args, **kwargs)
+    return (result, after), receiver_first(pullback, f"{method}_pullback")
+
+
+@register_rrule(call_updating_with_result, updates=True)
+def _call_updating_with_result_rrule(receiver, method, *args, **kwargs):
+    outputs, pullback = _updating_rrule(receiver, method, *args, **kwargs)
+
+    def call_updating_pullback(outputs_bar):
+        parts = pullback(outputs_bar)
+        return (NO_FIELDS, parts[0], ZERO) + tuple(parts[1:])
+
+    return outputs, call_updating_pullback
+
+
+@register_rrule(call_updating, updates=True)
+def _call_updating_rrule(receiver, method, *args, **kwargs):
+    (_, after), pullback = _updating_rrule(receiver, method, *args, **kwargs)
+
+    def call_updating_pullback(after_bar):
+        parts = pullback((ZERO, after_bar))
+        return (NO_FIELDS, parts[0], ZERO) + tuple(parts[1:])
+
+    return after, call_updating_pullback
+
+
+def call_writing(function, positions, *args, **kwargs):
+    """`function(*args, **kwargs)` for a function that writes into the arguments at `positions` (ints or
+    keywords): `(its value, the new values of those arguments)`. They are copied first, so that nothing
+    else holding them sees the change; the caller rebinds its names."""
+    args, kwargs = list(args), dict(kwargs)
+    for position in positions:
+        if isinstance(position, int):
+            args[position] = own(args[position])
+        else:
+            kwargs[position] = own(kwargs[position])
+    result = function(*args, **kwargs)
+    return (result,) + tuple(args[p] if isinstance(p, int) else kwargs[p] for p in positions)
+
+
+@register_rrule(call_writing, updates=True)
+def _call_writing_rrule(function, positions, *args, **kwargs):
+    outputs, pullback = reverse_call(function, args, kwargs, tuple(positions))
+
+    def call_writing_pullback(outputs_bar):
+        parts = pullback(tuple(ZERO for _ in outputs) if is_zero(outputs_bar) else tuple(outputs_bar))
+        return (NO_FIELDS, parts[0], ZERO) + tuple(parts[1:])
+
+    return outputs, call_writing_pullback
 
 
 def call_spread(function, arguments, spread, keywords, extra_keywords):
@@ -294,3 +299,313 @@ def call_spread(function, arguments, spread, keywords, extra_keywords):
         return tuple(result)
 
     return y, spread_call_pullback
+
+
+# Objects changed in place (the effects pass)
+
+def own(value):
+    """A copy of an object about to be changed in place, so whatever else holds it keeps what it saw.
+
+    Arrays, lists, dicts, sets and objects are copied (shallowly); numbers, strings and tuples,
+    which cannot change, are returned as they are.
+    """
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if isinstance(value, (list, dict, set, bytearray)):
+        return copy.copy(value)
+    if value is None or isinstance(value, (int, float, complex, str, bytes, tuple, np.generic, types.FunctionType)):
+        return value
+    return copy.copy(value)
+
+
+def own_array(value):
+    """`own(value)` for an array (a pullback may hold a view of it), anything else as it is."""
+    return value.copy() if isinstance(value, np.ndarray) else value
+
+
+def own_list(value):
+    """`own(value)` for a list (a pullback read its length, which is about to change), anything else as it is."""
+    return list(value) if type(value) is list else value
+
+
+def own_resized(value, index):
+    """`own(value)` for a list about to be written at a slice (which may change its length)."""
+    return list(value) if type(value) is list and isinstance(index, slice) else value
+
+
+def _identity_rule(function, samples):
+    @register_rrule(function, samples=samples)
+    def copy_rrule(value, *options):
+        def copy_pullback(y_bar):
+            return (NO_FIELDS, y_bar) + (ZERO,) * len(options)
+
+        copy_pullback.__name__ = f"{function.__name__}_pullback"
+        return function(value, *options), copy_pullback
+
+    @register_frule(function)
+    def copy_frule(value, *options):
+        def copy_pushforward(self_dot, value_dot, *option_dots):
+            return value_dot
+
+        return function(value, *options), copy_pushforward
+
+
+_COPY_SAMPLES = [Sample((np.array([0.5, -1.5]),)), Sample(([1.5, np.array([2.0, -0.5])],)), Sample((0.7,))]
+for _copy in (own, own_array, own_list):
+    _identity_rule(_copy, _COPY_SAMPLES)
+_identity_rule(own_resized, [Sample(([1.5, -0.5],) + (slice(1, None),)), Sample((np.array([0.5, 2.0]), 0))])
+
+
+def rebind(candidate, before, owner, after):
+    """`after` if `candidate` held the object that changed in place (`before`, now `owner`, whose new
+    value is `after`), else `candidate`."""
+    return after if candidate is before and after is owner else candidate
+
+
+_SHARED = np.array([0.5, -1.5])
+
+
+@register_rrule(rebind, inactive_arguments=(1, 2),
+                samples=[Sample((np.array([2.0, 1.0]), _SHARED, _SHARED, _SHARED))])
+def _rebind_rrule(candidate, before, owner, after):
+    rebound = candidate is before and after is owner
+
+    def rebind_pullback(y_bar):
+        return (NO_FIELDS, ZERO, ZERO, ZERO, y_bar) if rebound else (NO_FIELDS, y_bar, ZERO, ZERO, ZERO)
+
+    return (after if rebound else candidate), rebind_pullback
+
+
+@register_frule(rebind)
+def _rebind_frule(candidate, before, owner, after):
+    rebound = candidate is before and after is owner
+
+    def rebind_pushforward(self_dot, candidate_dot, before_dot, owner_dot, after_dot):
+        return after_dot if rebound else candidate_dot
+
+    return (after if rebound else candidate), rebind_pushforward
+
+
+def is_view(view, base, index):
+    """Whether the array `view` is exactly `base[index]` as a view of `base`'s memory (not a copy)."""
+    if not (isinstance(view, np.ndarray) and isinstance(base, np.ndarray)) or not np.may_share_memory(view, base):
+        return False
+    try:
+        expected = base[index]
+    except (IndexError, TypeError, ValueError):
+        return False
+    return isinstance(expected, np.ndarray) and expected.__array_interface__["data"][0] == view.__array_interface__["data"][0] \
+        and expected.shape == view.shape and expected.strides == view.strides and expected.dtype == view.dtype
+
+
+def rebind_view(candidate, before, after, index):
+    """A view `candidate = before[index]`, made again from `after` (the array written into, perhaps a copy of
+    `before`); any other name is returned as it is. A view of `before` that is not that one is refused."""
+    if candidate is before:
+        return after
+    if is_view(candidate, before, index):
+        return after[index]
+    if isinstance(candidate, np.ndarray) and isinstance(before, np.ndarray) and np.shares_memory(candidate, before):
+        raise error_at_call_site(UnsupportedSyntaxError, "sourcediff cannot follow this write: a view of the array "
+                                 "written into is still in use, and it is not the one it was made as",
+                                 "Make the view a copy first (.copy()), or write into the original directly.")
+    return candidate
+
+
+@register_rrule(rebind_view, inactive_arguments=(1, 3), samples=[Sample((np.array([2.0, 1.0]), _SHARED, _SHARED, 0))])
+def _rebind_view_rrule(candidate, before, after, index):
+    again = candidate is not before and is_view(candidate, before, index)
+    value = rebind_view(candidate, before, after, index)
+
+    def rebind_view_pullback(y_bar):
+        if again:
+            return NO_FIELDS, ZERO, ZERO, add_at_index(ZERO, after, index, y_bar), ZERO
+        if candidate is before:
+            return NO_FIELDS, ZERO, ZERO, y_bar, ZERO
+        return NO_FIELDS, y_bar, ZERO, ZERO, ZERO
+
+    return value, rebind_view_pullback
+
+
+@register_frule(rebind_view)
+def _rebind_view_frule(candidate, before, after, index):
+    again = candidate is not before and is_view(candidate, before, index)
+
+    def rebind_view_pushforward(self_dot, candidate_dot, before_dot, after_dot, index_dot):
+        if again:
+            return component(after_dot, index)
+        return after_dot if candidate is before else candidate_dot
+
+    return rebind_view(candidate, before, after, index), rebind_view_pushforward
+
+
+def _reaches(holder, target, depth=0):
+    """Whether changing `target` in place changes what `holder` holds (it is, contains or views it)."""
+    if holder is target:
+        return True
+    if isinstance(holder, np.ndarray) and isinstance(target, np.ndarray):
+        return np.may_share_memory(holder, target) and np.shares_memory(holder, target, max_work=10 ** 6)
+    if depth > 8 or holder is None or isinstance(holder, (int, float, complex, str, bytes, np.generic)):
+        return False
+    if isinstance(holder, (list, tuple, set, frozenset)):
+        return any(_reaches(item, target, depth + 1) for item in holder)
+    if isinstance(holder, dict):
+        return any(_reaches(item, target, depth + 1) for item in holder.values())
+    fields = getattr(holder, "__dict__", None)
+    if isinstance(fields, dict) and not isinstance(holder, (type, types.ModuleType, types.FunctionType)):
+        return any(_reaches(item, target, depth + 1) for item in fields.values())
+    return False
+
+
+def _mutable(value):
+    return not (value is None or isinstance(value, (int, float, complex, str, bytes, tuple, np.generic, types.FunctionType)))
+
+
+def check_unshared(before, after, written, advice, updating, names, through, *candidates):
+    """Refuse a write into `written` (its object `before`, now `after`) that a live name in `names` (with
+    values `candidates`) would see other than as the same object: a view of it, or a container holding it;
+    or, when a method or function changed the object (`updating`), something it held that it no longer holds (Python
+    would have changed that part in place, sourcediff's derivative changed a copy).
+
+    `through` are the objects `written` is written back into right after (`t = m[0] ... m[0] = t`):
+    a candidate that is one of them sees the write through that write-back.
+    """
+    if before is None or isinstance(before, (int, float, complex, str, bytes, tuple, np.generic)):
+        return
+    for name, candidate in zip(names, candidates):
+        if candidate is after or any(candidate is base for base in through):
+            continue
+        replaced = updating and after is not before and not isinstance(before, np.ndarray) and _mutable(candidate) and \
+            _reaches(before, candidate) and not _reaches(after, candidate)
+        shown = "the caller's argument" if name.endswith("_caller") else repr(name)
+        if replaced:
+            raise error_at_call_site(
+                UnsupportedSyntaxError, f"sourcediff cannot follow this call changing {written!r}: {shown}, still in use, "
+                f"is an object {written!r} held, which the call may have changed in place",
+                f"Use {written!r} to reach it after the call instead of {shown}, or have the method assign a new value.")
+        if _reaches(candidate, before):
+            raise error_at_call_site(
+                UnsupportedSyntaxError, f"sourcediff cannot follow this write into {written!r}: {shown}, still in use, "
+                f"shares memory with it (a view of it, or a list or object holding it)",
+                f"Make a copy first ({advice}), or write into the original directly." if advice else
+                f"Make {written!r} a copy first ({written} = {written}.copy()), or write into the original directly.")
+
+
+def refuse_shared_write(written):
+    raise error_at_call_site(
+        UnsupportedSyntaxError, f"sourcediff cannot differentiate this write into {written!r}: the object may be "
+        "reached through a global, and an earlier operation still needs its old value",
+        f"Work on a copy ({written} = {written}.copy()) or on a local array instead.")
+
+
+def checked_output(new, out):
+    """`new`, checked to fit `out=out` as NumPy's casting rule ('same_kind') requires."""
+    if isinstance(out, np.ndarray) and not np.can_cast(np.result_type(new), out.dtype, casting="same_kind"):
+        raise TypeError(f"Cannot cast ufunc output from {np.result_type(new)} to {out.dtype} with casting rule 'same_kind'")
+    return new
+
+
+@register_rrule(checked_output, inactive_arguments=(1,), samples=[Sample((np.array([0.5, 2.0]), np.zeros(2)))])
+def _checked_output_rrule(new, out):
+    def checked_output_pullback(y_bar):
+        return NO_FIELDS, y_bar, ZERO
+
+    return checked_output(new, out), checked_output_pullback
+
+
+@register_frule(checked_output)
+def _checked_output_frule(new, out):
+    def checked_output_pushforward(self_dot, new_dot, out_dot):
+        return new_dot
+
+    return checked_output(new, out), checked_output_pushforward
+
+
+non_differentiable(check_unshared, refuse_shared_write, is_view)
+
+
+# Sequences
+
+def as_sequence(iterable):
+    """Something indexable holding the items a for loop over `iterable` visits."""
+    if isinstance(iterable, (list, tuple, np.ndarray, range)):
+        return iterable
+    return list(iterable)
+
+
+def unpack(value, count, starred=False):
+    """The items of `value` for a tuple assignment with `count` targets, checked as Python checks them."""
+    sequence = as_sequence(value)
+    length = len(sequence)
+    if starred and length < count - 1:
+        raise ValueError(f"not enough values to unpack (expected at least {count - 1}, got {length})")
+    if not starred and length != count:
+        if length > count:
+            raise ValueError(f"too many values to unpack (expected {count})")
+        raise ValueError(f"not enough values to unpack (expected {count}, got {length})")
+    return sequence
+
+
+def _sequence_rules(function):
+    @register_rrule(function, samples=[Sample(([0.5, -1.5, 2.0],) + (() if function is as_sequence else (3,))),
+                                       Sample((np.array([[1.0, 2.0], [3.0, 4.0]]),) + (() if function is as_sequence else (2,)))])
+    def sequence_rrule(iterable, *options):
+        def sequence_pullback(y_bar):
+            carried = ZERO if isinstance(iterable, (dict, set)) or is_zero(y_bar) else \
+                (y_bar if isinstance(iterable, (list, tuple, np.ndarray, range)) else regroup(list(iterable), list(extern(y_bar))))
+            return (NO_FIELDS, carried) + (ZERO,) * len(options)
+
+        return function(iterable, *options), sequence_pullback
+
+    @register_frule(function)
+    def sequence_frule(iterable, *options):
+        def sequence_pushforward(self_dot, iterable_dot, *option_dots):
+            return ZERO if isinstance(iterable, (dict, set)) else iterable_dot
+
+        return function(iterable, *options), sequence_pushforward
+
+
+_sequence_rules(as_sequence)
+_sequence_rules(unpack)
+
+
+def raised_by(traceback):
+    """Whose code raised an exception: its innermost frame outside libraries is "generated" code,
+    a "rule" of sourcediff's tables, the rest of "sourcediff", or the "user"'s."""
+    package = __name__.rsplit(".", 1)[0]
+    last = "user"
+    while traceback is not None:
+        frame = traceback.tb_frame
+        module = frame.f_globals.get("__name__", "")
+        if frame.f_code in GENERATED_CODE:
+            last = "generated"
+        elif module.startswith(package + ".rules"):
+            last = "rule"
+        elif module == package or module.startswith(package + "."):
+            last = "sourcediff"
+        elif not _is_library(frame.f_code.co_filename):
+            last = "user"
+        traceback = traceback.tb_next
+    return last
+
+
+def _is_library(filename):
+    return "site-packages" in filename or filename.startswith(sys.prefix) or filename.startswith(sys.base_prefix) \
+        or filename.startswith("<")
+
+
+_container_getitem = lookup(operator.getitem).rrule
+
+
+@register_rrule(operator.getitem)
+def _getitem_rrule(container, index):
+    """`container[index]`: built-in containers and arrays by the indexing rule, anything else through its
+    type's `__getitem__` (a rule, or its Python source)."""
+    if isinstance(container, (np.ndarray, np.generic, list, tuple, dict, str, bytes, range)):
+        return _container_getitem(container, index)
+    y, pullback = call(type(container).__getitem__, container, index)
+
+    def getitem_pullback(y_bar):
+        return (NO_FIELDS,) + tuple(pullback(y_bar)[1:])
+
+    return y, getitem_pullback

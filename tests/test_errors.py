@@ -101,6 +101,20 @@ def writes_into_an_alias(x):
     return np.sum(m)
 
 
+def writes_while_a_list_holds_the_array(x):
+    y = x * 2.0
+    rows = [1.0, y]
+    y[1] = 1.0
+    return rows[1][0] * np.sum(y)
+
+
+def writes_while_one_of_two_rows_is_held(x):
+    m = np.ones((2, 2)) * x
+    row = m[0] if x > 1.0 else m[1]
+    m[0, 1] = 5.0 * x
+    return np.sum(row)
+
+
 def default_from_input(x):
     factor = x * 2.0
     scale = lambda t, k=factor: t * k
@@ -118,7 +132,17 @@ class _Counter:
         return self.total * 2.0
 
 
+def _make_counter(total):
+    return _Counter(total)
+
+
 def uses_a_method_that_changes_its_object(x):
+    counter = _make_counter(x)
+    doubled = counter.bump(x)
+    return doubled + counter.total
+
+
+def uses_a_method_that_changes_a_local_object(x):
     counter = _Counter(x)
     doubled = counter.bump(x)
     return doubled + counter.total
@@ -138,18 +162,28 @@ UNSUPPORTED = [
     (uses_generator_function, (np.array([1.0, 2.0]),), _yield_squares, ["yield xi * xi", "def _yield_squares"]),
     (uses_walrus, (1.5,), uses_walrus, ["(y := x * 2.0)"]),
     (uses_walrus_in_comprehension, (np.array([1.0, 2.0]),), uses_walrus_in_comprehension, ["(t := xi * 2.0)"]),
-    (writes_into_a_view, (1.5,), writes_into_a_view, ["row[1] = 5.0 * x"]),
+    (writes_while_a_list_holds_the_array, (np.array([1.0, 2.0]),), writes_while_a_list_holds_the_array, ["y[1] = 1.0"]),
+    (writes_while_one_of_two_rows_is_held, (1.5,), writes_while_one_of_two_rows_is_held, ["m[0, 1] = 5.0 * x"]),
     (default_from_input, (1.5,), default_from_input, ["scale = lambda t, k=factor: t * k"]),
     (uses_a_method_that_changes_its_object, (1.5,), uses_a_method_that_changes_its_object, ["doubled = counter.bump(x)"]),
-    (writes_into_an_alias, (np.array([1.0, 2.0]),), writes_into_an_alias, ["alias[0] = 2.0"]),
 ]
 
 
-@pytest.mark.parametrize("f, args, copy", [(writes_into_a_view, (1.5,), "row = m[0].copy()"),
-                                           (writes_into_an_alias, (np.array([1.0, 2.0]),), "alias = m.copy()")])
+@pytest.mark.parametrize("f, args, copy", [(writes_while_a_list_holds_the_array, (np.array([1.0, 2.0]),), "y = y.copy()"),
+                                           (writes_while_one_of_two_rows_is_held, (1.5,), "m = m.copy()")])
 def test_writes_through_shared_memory_suggest_the_copy_to_make(f, args, copy):
     with pytest.raises(sd.UnsupportedSyntaxError, match=re.escape(copy)):
         sd.gradient(f, *args)
+
+
+@pytest.mark.parametrize("f, args", [(writes_into_a_view, (1.5,)), (writes_into_an_alias, (np.array([1.0, 2.0]),))],
+                         ids=["writes_into_a_view", "writes_into_an_alias"])
+def test_writes_through_views_and_aliases_follow_python(f, args):
+    """A write through a view or an alias changes what the other name sees, in the gradient as in the value."""
+    (gradient,) = sd.gradient(f, *copy.deepcopy(args))
+    y, _ = sd.pullback(f, *copy.deepcopy(args))
+    assert y == pytest.approx(f(*copy.deepcopy(args)))
+    np.testing.assert_allclose(gradient, fd_vjp(f, copy.deepcopy(args), 1.0)[0], rtol=1e-6, atol=1e-8)
 
 
 @pytest.mark.parametrize("f, args, culprit, snippets", UNSUPPORTED, ids=[u[0].__name__ for u in UNSUPPORTED])
@@ -344,6 +378,13 @@ def test_gradient_from_eight_threads(f, args):
         assert len(floats) == len(expected)
         for got, want in zip(floats, expected):
             np.testing.assert_allclose(np.asarray(got, dtype=float), want, rtol=1e-5, atol=1e-6)
+
+
+def test_a_method_changing_an_object_made_here_is_differentiated_where_its_result_is_used():
+    (gradient,) = sd.gradient(uses_a_method_that_changes_a_local_object, 0.75)
+    assert sd.pullback(uses_a_method_that_changes_a_local_object, 0.75)[0] == pytest.approx(
+        uses_a_method_that_changes_a_local_object(0.75))
+    assert gradient == pytest.approx(float(fd_vjp(uses_a_method_that_changes_a_local_object, (0.75,), 1.0)[0]))
 
 
 def test_methods_called_for_their_effect_are_differentiated():

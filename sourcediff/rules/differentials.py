@@ -63,6 +63,8 @@ class Zero(AbstractDifferential):
     def __getitem__(self, index):
         return self
 
+    __iter__ = None  # every entry is zero, but a zero has no length: iterating it is an error, not an endless loop
+
     def __getattr__(self, name):
         if name.startswith("__"):
             raise AttributeError(name)

@@ -28,6 +28,10 @@ class Rule:
     samples: object = None
     partials: tuple = None
     differentiable: bool = True
+    fresh: bool = False
+    functional: object = None
+    inactive_arguments: tuple = ()
+    updates: bool = False
 
 
 RULES = {}
@@ -48,34 +52,44 @@ def lookup(f):
         return None
 
 
-def _entry(f):
+def _update(f, **changes):
+    """Set fields of the rule of `f` (made if absent), then change the version, so no build sees half a rule."""
     with _lock:
         rule = RULES.get(f)
         if rule is None:
             rule = RULES[f] = Rule(f)
+        for name, value in changes.items():
+            setattr(rule, name, value)
         _version[0] += 1
         return rule
 
 
-def _registrar(f, mode, samples):
+def _registrar(f, mode, samples, inactive_arguments=None, updates=False):
     def register(rule_function):
-        rule = _entry(f)
-        setattr(rule, mode, rule_function)
-        rule.differentiable = True
+        changes = {mode: rule_function, "differentiable": True}
+        if updates:
+            changes["updates"] = True
         if samples is not None:
-            rule.samples = samples
+            changes["samples"] = samples
+        if inactive_arguments is not None:
+            changes["inactive_arguments"] = tuple(inactive_arguments)
+        _update(f, **changes)
         return rule_function
 
     return register
 
 
-def register_rrule(f, *, samples=None):
+def register_rrule(f, *, samples=None, inactive_arguments=None, updates=False):
     """Decorator registering `rule(*args, **kwargs) -> (y, pullback)` as the rrule of `f`.
 
     `pullback(y_bar)` returns `(∂self, ∂arg1, ...)`: one entry per positional argument, after the
     differential of the function's own fields (`NO_FIELDS` for a plain function).
+    `inactive_arguments` lists positions that never carry a derivative (the transformer then
+    generates no derivative code for what flows into them). `updates` marks a rule that changes
+    an argument in place (the generated code has made that argument its own first), such as the
+    rule of `operator.iadd` or of `list.append`.
     """
-    return _registrar(f, "rrule", samples)
+    return _registrar(f, "rrule", samples, inactive_arguments, updates)
 
 
 def register_frule(f, *, samples=None):
@@ -128,9 +142,8 @@ def non_differentiable(*functions):
             no_pushforward.__name__ = f"{name}_pushforward"
             return _f(*args, **kwargs), no_pushforward
 
-        rule = _entry(f)
-        rule.rrule, rule.frule = nondifferentiable_rrule, nondifferentiable_frule
-        rule.differentiable, rule.samples, rule.partials = False, None, None
+        _update(f, rrule=nondifferentiable_rrule, frule=nondifferentiable_frule, differentiable=False, samples=None,
+                partials=None)
 
 
 def scalar_rule(f, *partials, domain=(-2.0, 2.0), samples=None):
@@ -177,11 +190,28 @@ def scalar_rule(f, *partials, domain=(-2.0, 2.0), samples=None):
         elementwise_pushforward.__name__ = f"{name}_pushforward"
         return y, elementwise_pushforward
 
-    rule = _entry(f)
-    rule.rrule, rule.frule, rule.differentiable = elementwise_rrule, elementwise_frule, True
-    rule.partials = partials
-    rule.samples = samples if samples is not None else ElementwiseDomain(f, arity, domain)
-    return rule
+    return _update(f, rrule=elementwise_rrule, frule=elementwise_frule, differentiable=True, partials=partials,
+                   samples=samples if samples is not None else ElementwiseDomain(f, arity, domain))
+
+
+def fresh(*functions):
+    """Declare functions whose results share no mutable object with their arguments (new arrays, numbers).
+
+    The transformer then knows that writing into such a result cannot change anything else.
+    """
+    for f in functions:
+        _update(f, fresh=True)
+
+
+def mutator(f, writes, functional):
+    """Declare `f` as changing its argument `writes` (a position) in place.
+
+    `functional(*args, **kwargs)` computes, without changing anything, what that argument holds
+    after the call; the transformer differentiates the call as that computation followed by
+    writing the result into the argument (`arg[...] = new`). `functional` is a Python function
+    (differentiated through its source) or has rules of its own.
+    """
+    _update(f, functional=(writes, functional))
 
 
 @dataclasses.dataclass

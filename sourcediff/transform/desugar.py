@@ -1,21 +1,25 @@
 """desugar: rewrite syntactic sugar into the core statements the later passes handle.
 
-Guarantees: no `AugAssign`, `AnnAssign` or `Pass`; every remaining statement is one of Assign,
+Guarantees: no `AugAssign`, `AnnAssign` or `Pass` (an augmented assignment calls the in-place
+operator, `x = operator.iadd(x, v)`, as Python does); every remaining statement is one of Assign,
 Expr, If, For, While, Return, Break, Continue, Assert, Raise or a nested FunctionDef. Anything
 else raises `UnsupportedSyntaxError` naming the function, file and line.
 
     >>> import gast; from sourcediff.transform.syntax import source, Namer
-    >>> tree = gast.parse("def f(x):\\n    x += 1\\n    return x").body[0]
-    >>> print(source(desugar(tree, None, Namer({"f", "x"}))))
-    def f(x):
-        x = x + 1
+    >>> tree = gast.parse("def f(x, v):\\n    x += 1\\n    v[0] *= x\\n    return x").body[0]
+    >>> print(source(desugar(tree, None, Namer({"f", "x", "v"}))))
+    def f(x, v):
+        x = operator.iadd(x, 1)
+        item = v[0]
+        item = operator.imul(item, x)
+        v[0] = item
         return x
 """
 import copy
 
 import gast
 
-from .syntax import assign, at_line, expression, name
+from .syntax import assign, at_line, name
 
 UNSUPPORTED = {
     gast.Try: "a try statement", gast.With: "a with statement", gast.AsyncWith: "an async with statement",
@@ -49,36 +53,47 @@ class Desugar(gast.NodeTransformer):
         return node
 
     def visit_AugAssign(self, node):
-        if isinstance(node.target, gast.Name) and self.aliases_of(node):
-            return self.aliased_update(node)
-        target = self.visit(node.target)
-        load = copy.deepcopy(target)
-        for child in gast.walk(load):
-            if hasattr(child, "ctx"):
-                child.ctx = gast.Load()
-        for child in gast.walk(target):
-            if hasattr(child, "ctx") and child is not target:
-                child.ctx = gast.Load()
-        value = gast.BinOp(left=load, op=node.op, right=self.visit(node.value))
-        return at_line(gast.Assign(targets=[target], value=value, type_comment=None), node.lineno)
+        """`target op= value` as Python runs it: `operator.i<op>` updates a mutable object in place.
 
-    def aliases_of(self, node):
-        """Names that may refer to the same object as the target of `node`, bound before it."""
-        group = self.alias_groups.get(node.target.id, {node.target.id})
-        return sorted(n for n in group - {node.target.id} if self.first_binding.get(n, node.lineno) < node.lineno)
-
-    def aliased_update(self, node):
-        """`x op= v` where another name may share x's object: update x, then every alias still sharing
-        the old object, when that object is mutable (arrays and lists are updated in place by Python)."""
-        target = node.target.id
-        before = self.namer.fresh(target + "_before")
+        A name becomes `x = operator.iadd(x, v)`. A subscript or attribute target is read once,
+        updated, and written back (`t = a[i]; t = operator.iadd(t, v); a[i] = t`), with the parts of
+        the target that are not plain names evaluated once beforehand; `t` is recorded as written
+        back into `a` (`function.writeback`).
+        """
+        line = node.lineno
         value = self.visit(node.value)
-        update = gast.BinOp(left=name(target), op=node.op, right=value)
-        out = [assign(before, name(target), node.lineno), assign(target, update, node.lineno)]
-        for alias in self.aliases_of(node):
-            test = expression("{alias} is {before} and hasattr({before}, '__iadd__')", alias=alias, before=before)
-            out.append(at_line(gast.If(test=test, body=[assign(alias, name(target), node.lineno)], orelse=[]), node.lineno))
-        return out
+        update = INPLACE[type(node.op)]
+        if isinstance(node.target, gast.Name):
+            call = self.namer.helper_call("operator", update, name(node.target.id), value)
+            return assign(node.target.id, call, line)
+        before, target = self.evaluated_once(node.target, line)
+        temporary = self.namer.fresh(_base_name(target))
+        self.writeback[temporary] = _root_name(target)
+        load = _with_context(target, gast.Load())
+        call = self.namer.helper_call("operator", update, name(temporary), value)
+        return before + [assign(temporary, load, line), assign(temporary, call, line), assign(target, name(temporary), line)]
+
+    def evaluated_once(self, target, line):
+        """Statements binding the non-name parts of an assignment target, and the target rebuilt on them."""
+        out = []
+
+        def simple(node):
+            if isinstance(node, (gast.Name, gast.Constant)):
+                return node
+            if isinstance(node, gast.Slice):
+                return gast.Slice(*(simple(p) if p is not None else None for p in (node.lower, node.upper, node.step)))
+            if isinstance(node, gast.Tuple):
+                return gast.Tuple(elts=[simple(e) for e in node.elts], ctx=gast.Load())
+            if isinstance(node, gast.Attribute):
+                return gast.Attribute(value=simple(node.value), attr=node.attr, ctx=gast.Load())
+            if isinstance(node, gast.Subscript):
+                return gast.Subscript(value=simple(node.value), slice=simple(node.slice), ctx=gast.Load())
+            temporary = self.namer.fresh("part")
+            out.append(assign(temporary, self.visit(node), line))
+            return name(temporary)
+
+        rebuilt = simple(target)
+        return out, _with_context(rebuilt, gast.Store())
 
     def visit_AnnAssign(self, node):
         if node.value is None:
@@ -89,27 +104,38 @@ class Desugar(gast.NodeTransformer):
         return None
 
 
-def _alias_groups(function):
-    """Names linked by plain copies (`a = b`), and the line where each name is first bound."""
-    groups, first_binding = {}, {}
-    for argument in function.args.args + function.args.posonlyargs + function.args.kwonlyargs:
-        first_binding[argument.id] = 0
-    for node in gast.walk(function):
-        if isinstance(node, (gast.Assign, gast.AugAssign, gast.For)):
-            for target in node.targets if isinstance(node, gast.Assign) else [node.target]:
-                for child in gast.walk(target):
-                    if isinstance(child, gast.Name):
-                        first_binding[child.id] = min(first_binding.get(child.id, node.lineno), node.lineno)
-        if isinstance(node, gast.Assign) and isinstance(node.value, gast.Name):
-            linked = {node.value.id} | {t.id for t in node.targets if isinstance(t, gast.Name)}
-            merged = set().union(*(groups.get(n, {n}) for n in linked))
-            for member in merged:
-                groups[member] = merged
-    return groups, first_binding
+INPLACE = {
+    gast.Add: "iadd", gast.Sub: "isub", gast.Mult: "imul", gast.Div: "itruediv", gast.FloorDiv: "ifloordiv",
+    gast.Mod: "imod", gast.Pow: "ipow", gast.MatMult: "imatmul", gast.BitAnd: "iand", gast.BitOr: "ior",
+    gast.BitXor: "ixor", gast.LShift: "ilshift", gast.RShift: "irshift",
+}
+
+
+def _with_context(node, context):
+    """A copy of a target expression whose outermost node has `context` (inner parts are loads)."""
+    node = copy.deepcopy(node)
+    for child in gast.walk(node):
+        if hasattr(child, "ctx"):
+            child.ctx = gast.Load()
+    node.ctx = context
+    return node
+
+
+def _root_name(target):
+    while isinstance(target, (gast.Subscript, gast.Attribute)):
+        target = target.value
+    return target.id if isinstance(target, gast.Name) else None
+
+
+def _base_name(target):
+    if isinstance(target, gast.Attribute):
+        return target.attr.strip("_") or "item"
+    return "item"
 
 
 def desugar(function, origin, namer):
     transformer = Desugar(origin)
-    transformer.root, transformer.namer = function, namer
-    transformer.alias_groups, transformer.first_binding = _alias_groups(function)
-    return transformer.visit(function)
+    transformer.root, transformer.namer, transformer.writeback = function, namer, {}
+    function = transformer.visit(function)
+    function.writeback = transformer.writeback
+    return function

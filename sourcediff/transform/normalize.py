@@ -1,7 +1,8 @@
 """normalize: flatten expressions into A-normal form, one operation per statement.
 
 Guarantees, on the output of `lower_jumps`:
-- every `Assign` has one target, a name, `name[index]` or `name.attr`; its value is an atom
+- every `Assign` has one target, a name, `name[index]` or `name.attr`, and a name target does
+  not appear in its own value (`x = x * a` becomes `mul = x * a; x = mul`); its value is an atom
   (a name or constant; a dotted global such as `np.pi` counts as one), or one operation whose
   operands are atoms: BinOp, UnaryOp, Compare, Call, Attribute, Subscript, Tuple, List, Dict,
   Lambda or f-string. Calls keep a dotted global callee (`np.linalg.inv`) or a method form
@@ -10,7 +11,11 @@ Guarantees, on the output of `lower_jumps`:
   written back (`m[i] = t`), so the write reaches `m` whether `m[i]` was a view or not; a method
   called for its effect on a nested receiver (`self.items.append(v)`) is written back the same way;
 - `and`/`or` and conditional expressions become `if` statements (keeping short-circuiting);
-  comprehensions become loops that build the list/dict/set; tuple targets are unpacked by index.
+  comprehensions become loops that build the list/dict/set; tuple targets are unpacked by index
+  from `runtime.unpack(value, count, starred)`, which takes any iterable and checks its length;
+- helper modules are referenced by the names `namer.helper` reserves (`runtime.as_sequence`), and
+  builtins the generated code calls (`len`, `range`) through `builtins.` where the user's names
+  shadow them; every temporary written back into a container is recorded in `function.writeback`.
 - every `for` loop iterates over `range(...)` with atom arguments and a name target; loops over
   sequences, `enumerate`, `zip` and `dict.items()` index their sequences explicitly.
 - `if` and `while` tests are kept as written: they only decide control flow and carry no derivative.
@@ -29,7 +34,7 @@ import copy
 
 import gast
 
-from .syntax import assign, constant, name, renamed, stored_names
+from .syntax import assign, constant, loaded_names, name, renamed, stored_names
 
 OPERATOR_NAMES = {
     gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div", gast.FloorDiv: "floordiv",
@@ -120,7 +125,12 @@ class Normalizer:
             return
         target = node.targets[0]
         if isinstance(target, gast.Name):
-            self.emit(assign(target.id, self.operation(node.value), self.line))
+            value = self.operation(node.value)
+            if target.id in loaded_names(value) and not is_atom(value, self.local_names):
+                temporary = self.namer.fresh(_temp_base(value))
+                self.emit(assign(temporary, value, self.line))
+                value = name(temporary)
+            self.emit(assign(target.id, value, self.line))
         elif isinstance(target, (gast.Tuple, gast.List)) and isinstance(node.value, (gast.Tuple, gast.List)) \
                 and len(target.elts) == len(node.value.elts) and not _has_starred(target.elts + node.value.elts):
             targets = stored_names(target)
@@ -144,12 +154,14 @@ class Normalizer:
         elif isinstance(target, (gast.Tuple, gast.List)):
             starred = [i for i, t in enumerate(target.elts) if isinstance(t, gast.Starred)]
             count = len(target.elts)
+            checked = self.namer.helper_call("runtime", "unpack", value, constant(count), constant(bool(starred)))
+            value = self.atom(checked, "sequence")
             for position, element in enumerate(target.elts):
                 if isinstance(element, gast.Starred):
                     stop = None if position == count - 1 else constant(position - count + 1)
                     part = gast.Subscript(value=value, slice=gast.Slice(lower=constant(position), upper=stop, step=None), ctx=gast.Load())
                     listed = self.atom(part)
-                    self.store(element.value, self.atom(gast.Call(func=name("list"), args=[listed], keywords=[])))
+                    self.store(element.value, self.atom(gast.Call(func=self.builtin("list"), args=[listed], keywords=[])))
                 else:
                     index = position if not starred or position < starred[0] else position - count
                     item = gast.Subscript(value=value, slice=_index_constant(index), ctx=gast.Load())
@@ -159,7 +171,7 @@ class Normalizer:
             container = self.atom(target.value)
             self.emit(assign(gast.Subscript(value=container, slice=self.index(target.slice), ctx=gast.Store()), value, self.line))
             if nested:
-                self.view_temporaries.add(container.id)
+                self.writeback[container.id] = _root(target)
                 self.store(_as_store(target.value), container)
         elif isinstance(target, gast.Attribute):
             target = gast.Attribute(value=self.atom(target.value), attr=target.attr, ctx=gast.Store())
@@ -178,7 +190,7 @@ class Normalizer:
             self.emit(gast.Expr(value=value, lineno=self.line, col_offset=0))
             if nested_receiver:
                 receiver = value.func.value
-                self.view_temporaries.add(receiver.id)
+                self.writeback[receiver.id] = _root(call.func.value)
                 self.store(_as_store(call.func.value), receiver)
 
     def statement_Return(self, node):
@@ -199,7 +211,7 @@ class Normalizer:
         iterable = node.iter
         if _is_call_to(iterable, "range", self.local_names) and isinstance(node.target, gast.Name) and not iterable.keywords:
             arguments = [self.atom(a) for a in iterable.args]
-            header = gast.Call(func=name("range"), args=arguments, keywords=[])
+            header = gast.Call(func=self.builtin("range"), args=arguments, keywords=[])
             target, prologue = node.target, []
             if target.id in self.assigned_outside_loops:
                 index = self.namer.fresh(target.id + "_index")
@@ -208,11 +220,11 @@ class Normalizer:
             self.emit_loop(target, header, prologue, node.body, line)
             return
         sequences, bind = self.iteration(iterable, node.target)
-        lengths = [gast.Call(func=name("len"), args=[s], keywords=[]) for s in sequences]
-        count = lengths[0] if len(lengths) == 1 else gast.Call(func=name("min"), args=lengths, keywords=[])
+        lengths = [gast.Call(func=self.builtin("len"), args=[s], keywords=[]) for s in sequences]
+        count = lengths[0] if len(lengths) == 1 else gast.Call(func=self.builtin("min"), args=lengths, keywords=[])
         count = self.atom(count)
         index = self.namer.fresh(_index_base(node.target))
-        header = gast.Call(func=name("range"), args=[count], keywords=[])
+        header = gast.Call(func=self.builtin("range"), args=[count], keywords=[])
         self.emit_loop(name(index, store=True), header, bind(name(index)), node.body, line)
 
     def emit_loop(self, target, header, prologue, body, line):
@@ -241,7 +253,7 @@ class Normalizer:
         method = iterable.func.attr if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Attribute) else None
         if method in ("items", "values", "keys") and not iterable.args:
             mapping = self.atom(iterable.func.value)
-            keys = self.atom(gast.Call(func=name("list"), args=[mapping], keywords=[]))
+            keys = self.atom(gast.Call(func=self.builtin("list"), args=[mapping], keywords=[]))
 
             def bind(index):
                 key = gast.Subscript(value=keys, slice=index, ctx=gast.Load())
@@ -255,7 +267,13 @@ class Normalizer:
 
     def sequence(self, node):
         """An atom holding something indexable with the items `node` iterates over."""
-        return self.atom(gast.Call(func=name("as_sequence"), args=[node], keywords=[]))
+        return self.atom(self.namer.helper_call("runtime", "as_sequence", node), "sequence")
+
+    def builtin(self, identifier):
+        """A reference to a builtin that the user's own names cannot shadow."""
+        if identifier in self.shadowed:
+            return gast.Attribute(value=name(self.namer.helper("builtins")), attr=identifier, ctx=gast.Load())
+        return name(identifier)
 
     # Expressions
 
@@ -386,7 +404,7 @@ class Normalizer:
     operation_GeneratorExp = operation_ListComp
 
     def operation_SetComp(self, node):
-        return self.comprehension(node, gast.Call(func=name("set"), args=[], keywords=[]), _append_statement("add"))
+        return self.comprehension(node, gast.Call(func=self.builtin("set"), args=[], keywords=[]), _append_statement("add"))
 
     def operation_DictComp(self, node):
         def add(result, comprehension):
@@ -394,6 +412,12 @@ class Normalizer:
             return [gast.Assign(targets=[target], value=comprehension.value, type_comment=None, lineno=self.line, col_offset=0)]
 
         return self.comprehension(node, gast.Dict(keys=[], values=[]), add)
+
+
+def _root(target):
+    while isinstance(target, (gast.Subscript, gast.Attribute)):
+        target = target.value
+    return target.id if isinstance(target, gast.Name) else None
 
 
 def _as_store(node):
@@ -446,14 +470,16 @@ def _assigned_outside_loop_headers(function):
     return {t for t in headers if counts.get(t, 0) > headers.count(t) or t in parameters}
 
 
-def normalize(function, origin, namer, free_names):
+def normalize(function, origin, namer, free_names, global_names=()):
+    """Normalise `function` in place; `global_names` are the names of its module (which may shadow builtins)."""
     arguments = function.args
     parameters = [a.id for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs]
     parameters += [a.id for a in (arguments.vararg, arguments.kwarg) if a is not None]
     local_names = set(parameters) | stored_names(function) | set(free_names)
     normalizer = Normalizer(origin, namer, local_names)
     normalizer.assigned_outside_loops = _assigned_outside_loop_headers(function)
-    normalizer.view_temporaries = set()
+    normalizer.writeback = getattr(function, "writeback", {})
+    normalizer.shadowed = local_names | set(global_names)
     function.body = normalizer.block(function.body)
-    function.view_temporaries = normalizer.view_temporaries
+    function.writeback = normalizer.writeback
     return function

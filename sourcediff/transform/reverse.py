@@ -1,62 +1,102 @@
 """reverse: generate the forward function (primal plus saved state) and the pullback, as source.
 
-Input: a normalised function with its analyses. Output: the text of two functions,
+Input: a function after `effects`, with its analyses. Output: the text of two functions,
 
-    def f_forward(<the user's parameters>):   # runs the primal, returns (result, state)
-    def f_pullback(state, result_bar):        # returns one cotangent per input
+    def f_forward(<the user's parameters>):   # runs the primal; returns (outputs, state)
+    def f_pullback(state, result_bar, ...):    # one cotangent per output in, one per input out
+
+The outputs are the returned value and, after it, the final values of the parameters the
+function writes into (`function.written`).
 
 Guarantees:
-- only active statements get derivative code; inactive ones run as written in the forward;
+- only active statements get derivative code; everything else runs exactly as written;
 - scalar operations get their partial derivatives inlined as arithmetic; other operations call
-  their rule (`runtime.rrule(np.sin, x)`) or a transformed callee (`runtime.call(g, x)`), keeping the pullback;
-- a value the pullback reads that is overwritten later is pushed on a stack named after it
-  (`x_stack`) before being overwritten and popped back at the same point of the pullback;
-  branch decisions and loop trip counts are recorded the same way;
-- arrays and lists written in place are copied first when an earlier operation captured them,
-  so rules and the caller keep the values they saw;
-- a cotangent known to be zero is assigned rather than added to, and never materialised.
+  their rule (`runtime.rrule(np.sin, x)`) or a transformed callee (`runtime.call(g, x)`);
+- every value the pullback reads is the value the forward had at that point: a name assigned
+  more than once (or in a loop) is pushed on a stack named after it (`x_stack`) right after each
+  assignment, and the pullback pops it where it undoes that assignment; branch decisions and
+  loop trip counts are recorded the same way;
+- cotangents of the same value add up, whatever the path: what is statically known about each
+  cotangent (certainly zero, certainly bound) is joined at branches and iterated to a fixed point
+  at loops, so that an assignment `x_bar = ...` is emitted only where `x_bar` is certainly zero;
+- the cotangent of a local closure called directly goes to its captured variables as they are
+  when it is called; a closure passed on or stored gives it to them where it is defined, which is
+  refused when one of them changes afterwards;
+- a default value depending on a differentiated input, and a differentiated value written into an
+  object reached through a global, raise `UnsupportedSyntaxError` naming the line.
 """
+import contextlib
+import dataclasses
+
 import gast
 
 from ..errors import NoRuleError
-from .syntax import loaded_names, renamed, source, stored_names
+from .dataflow import captured_names, closure_captures, definitely_bound, live_after
+from .resolve import Kind
+from .syntax import loaded_names, renamed, source
 from .templates import free_names
 
-OPERATORS = {
-    gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "truediv", gast.FloorDiv: "floordiv", gast.Mod: "mod",
-    gast.Pow: "pow", gast.MatMult: "matmul", gast.USub: "neg", gast.UAdd: "pos",
-}
+CALLING = (Kind.RULE, Kind.CALL, Kind.METHOD, Kind.SPREAD)
+COPIES = {"own", "own_array", "own_list", "own_resized"}
 
 
-class Callee:
-    """How a call site is differentiated: `kind` is inline, rule, call, method, append or inactive."""
+@dataclasses.dataclass(frozen=True)
+class Cotangents:
+    """What is known about the cotangent variables at a point of the pullback: which are certainly zero
+    (or unbound), and which are certainly bound."""
 
-    def __init__(self, kind, rule=None, function_text=None, templates=None):
-        self.kind, self.rule, self.function_text, self.templates = kind, rule, function_text, templates
+    zero: frozenset
+    bound: frozenset
+
+    def join(self, other):
+        return Cotangents(self.zero & other.zero, self.bound & other.bound)
+
+    def assigned(self, bar):
+        return Cotangents(self.zero - {bar}, self.bound | {bar})
+
+    def cleared(self, bar, written):
+        """`bar` is zero from here on; `written` says whether `bar = ZERO` was emitted (so it is bound)."""
+        return Cotangents(self.zero | {bar}, self.bound | {bar} if written else self.bound)
+
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """A cotangent term that adds itself into the current cotangent (`{current}` in its template)."""
+
+    template: str
 
 
 class Lines:
-    def __init__(self):
-        self.lines = []
+    """Generated lines, each with the line of the user's source it comes from."""
 
-    def add(self, depth, text):
-        self.lines.extend("    " * depth + part for part in text.split("\n"))
+    def __init__(self):
+        self.entries = []
+
+    def add(self, depth, text, line):
+        self.entries.extend(("    " * depth + part, line) for part in text.split("\n"))
 
     def extend(self, other):
-        self.lines.extend(other.lines)
+        self.entries.extend(other.entries)
+
+    def __bool__(self):
+        return any(not text.strip().startswith("#") for text, _ in self.entries)
 
 
 class ReverseGenerator:
-    def __init__(self, function, origin, namer, active, scalar_names, classify, inputs, bind, free=(), varying=()):
-        self.free, self.varying = list(free), set(varying)
-        self.function, self.origin, self.namer = function, origin, namer
-        self.active, self.scalar_names, self.classify, self.inputs = active, scalar_names, classify, inputs
-        self.bind = bind
-        self.bars, self.stacks = {}, {}
-        self.assign_counts = _assignment_counts(function, inputs)
-        self.assigned_values = _assigned_values(function)
+    def __init__(self, function, origin, namer, classify, analyses, bind):
+        self.function, self.origin, self.namer, self.classify, self.bind = function, origin, namer, classify, bind
+        self.active, self.varying = analyses.active, analyses.varying
+        self.scalar_names, self.inputs, self.user_names = analyses.scalar_names, analyses.inputs, analyses.user_names
+        self.runtime, self.operator = namer.helper("runtime"), namer.helper("operator")
+        self.body = function.body[:-1]
         self.result = function.body[-1].value.id
-        self.synthetic = {}
+        self.outputs = [self.result] + list(getattr(function, "written", {}).values())
+        self.captures = closure_captures(self.body)
+        self.closures = _closure_names(self.body, self.captures, self.inputs)
+        self.assignments = _assignments(self.body, self.inputs)
+        self.synthetic, self.bars, self.stacks, self.sites = {}, {}, {}, {}
+        self.tracked, self.initialised = set(), set()
+        self.loop_depth = 0
 
     # Names
 
@@ -70,11 +110,25 @@ class ReverseGenerator:
             self.stacks[name] = self.namer.fresh(name + "_stack")
         return self.stacks[name]
 
+    def synthetic_name(self, node, base, numbered=False):
+        """A name the generated code introduces for `node` (its pullback, branch decision or trip count)."""
+        key = (base, id(node))
+        if key not in self.synthetic:
+            created = self.namer.numbered(base) if numbered else self.namer.fresh(base)
+            self.synthetic[key] = created
+            self.local_names.add(created)
+            if self.loop_depth:
+                self.tracked.add(created)
+            elif self.branch_depth:
+                self.initialised.add(created)
+        return self.synthetic[key]
+
     def read(self, node):
-        """Text of an atom read by the pullback, recording the names it needs from the forward."""
-        for identifier in loaded_names(node) if not isinstance(node, str) else [node]:
-            if identifier not in self.reads_order and identifier in self.local_names:
-                self.reads_order.append(identifier)
+        """Text of an atom the pullback reads, recording the local names it needs from the forward."""
+        names = [node] if isinstance(node, str) else loaded_names(node)
+        for identifier in names:
+            if identifier in self.local_names and identifier not in self.reads:
+                self.reads[identifier] = None
         if isinstance(node, str):
             return node
         return f"({source(node)})" if isinstance(node, gast.Tuple) else source(node)
@@ -82,154 +136,118 @@ class ReverseGenerator:
     def is_active(self, node):
         return isinstance(node, gast.Name) and node.id in self.active
 
+    def site(self, value):
+        if id(value) not in self.sites:
+            self.sites[id(value)] = self.classify(value, self.scalar_names)
+        return self.sites[id(value)]
+
+    def helper_call(self, value, names):
+        """The runtime helper an effects-pass call uses (`own`, `rebind`, ...), or None."""
+        if isinstance(value, gast.Call) and isinstance(value.func, gast.Attribute) and \
+                isinstance(value.func.value, gast.Name) and value.func.value.id == self.runtime and value.func.attr in names:
+            return value.func.attr
+        return None
+
+    def skipped(self, node):
+        """Effects-pass statements that do nothing for scalars (numbers are never shared or changed in place)."""
+        value = node.value if isinstance(node, (gast.Assign, gast.Expr)) else None
+        helper = self.helper_call(value, COPIES | {"rebind", "check_unshared"})
+        if helper is None:
+            return False
+        scalar = [isinstance(a, gast.Name) and a.id in self.scalar_names for a in value.args]
+        if helper == "check_unshared":
+            return scalar[1] or all(scalar[7:])
+        if helper == "rebind":
+            return scalar[0] or scalar[2]
+        return scalar[0]
+
     # Driver
 
     def generate(self, name):
-        """The module text of `<name>_forward` and `<name>_pullback`.
+        """The text of `<name>_forward` and `<name>_pullback`, and the user line of each generated line.
 
-        The first pass learns which names the pullback reads; those assigned more than once are
-        then saved on stacks by the second pass, whose text is the result.
+        A first emission learns which names the pullback reads; a second, with those that change
+        saved on stacks, is the result.
         """
-        self.local_names = set(self.inputs) | stored_names(self.function)
-        self.restored = set()
-        self.emit_all(name)
-        multi = {n for n, count in self.assign_counts.items() if count > 1}
-        self.restored = set(self.reads_order) & multi
-        return self.emit_all(name)
+        self.local_names = set(self.inputs) | set(self.assignments)
+        self.check_closures()
+        for active_name in sorted(self.active | set(self.inputs) | set(self.outputs)):
+            self.bar(active_name)
+        self.branch_depth = 0
+        taken = set(self.namer.taken)
+        self.emit(name)
+        self.namer.taken = taken | set(self.synthetic.values())
+        self.decide_saving()
+        for tracked in sorted(self.tracked):
+            self.stack(tracked)
+        return self.emit(name)
 
-    def emit_all(self, name):
-        self.reads_order, self.needs_init, self.loop_depth, self.assigned_bars = [], set(), 0, set()
-        self.captured = set(self.inputs)
-        body = self.forward_block(self.function.body[:-1], 1)
-        zero = {self.bar(n) for n in self.active | set(self.inputs)} - {self.bar(self.result)}
-        bound = {self.bar(self.result)}
-        reverse, zero, bound = self.reverse_block(self.function.body[:-1], 1, zero, bound)
-        return self.assemble(name, body, reverse, zero, bound)
+    def decide_saving(self):
+        """Names the pullback reads that change, or may be unbound at the end, go on stacks."""
+        bound_at_end = definitely_bound(self.body + [self.function.body[-1]], set(self.inputs)).get(id(self.function.body[-1]), set())
+        synthetic = set(self.synthetic.values())
+        for read_name in self.reads:
+            if read_name in self.tracked or read_name in self.initialised or read_name in synthetic:
+                continue
+            count, in_loop = self.assignments.get(read_name, (0, False))
+            if in_loop or count > 1:
+                self.tracked.add(read_name)
+            elif read_name not in bound_at_end and read_name not in self.inputs:
+                (self.initialised if read_name not in self.user_names else self.tracked).add(read_name)
 
-    # Forward
-
-    def forward_block(self, statements, depth):
-        lines, last_line = Lines(), None
-        for node in statements:
-            line = getattr(node, "lineno", None)
-            if line != last_line and line is not None:
-                lines.add(depth, f"# line {line}: {self.origin.line_text(line) if self.origin else ''}".rstrip())
-                last_line = line
-            self.forward_statement(node, depth, lines)
-        if not lines.lines or all(text.strip().startswith("#") for text in lines.lines):
-            lines.add(depth, "pass")
-        return lines
-
-    def push(self, name, depth, lines):
-        if name in self.restored:
-            lines.add(depth, f"{self.stack(name)}.append({name})")
-
-    def forward_statement(self, node, depth, lines):
-        if isinstance(node, gast.Assign):
-            target = node.targets[0]
-            if isinstance(target, gast.Name):
-                if isinstance(node.value, gast.Lambda):
-                    self.check_defaults(node.value, node)
-                self.push(target.id, depth, lines)
-                lines.add(depth, self.assignment_text(target.id, node.value, depth, lines))
-                if _is_fresh(node.value):
-                    self.captured.discard(target.id)
-                else:
-                    self.captured |= _captured_by(node.value) | {target.id}
-                return
-            if isinstance(target, gast.Subscript):
-                self.check_not_a_view(target.value.id, node)
-                self.copy_before_write(target.value.id, depth, lines)
-            lines.add(depth, source(node))
-            return
-        if isinstance(node, gast.Expr):
-            call = node.value
-            callee = self.classify(call, self.scalar_names) if isinstance(call, gast.Call) else None
-            if callee is not None and callee.kind == "append":
-                self.copy_before_write(call.func.value.id, depth, lines)
-                lines.add(depth, source(node))
-                self.captured |= set().union(*(_captured_by(a) for a in call.args))
-                return
-            if callee is not None and callee.kind in ("call", "method", "rule") and self.mutates_active(call):
-                raise self.origin.unsupported(node, "a call that may change an object the output depends on",
-                                              "Return the new value instead of changing an argument in place.")
-            if self.is_update(node):
-                receiver = call.func.value.id
-                pullback = self.pullback_name(receiver, call)
-                self.push(receiver, depth, lines)
-                self.push(pullback, depth, lines)
-                arguments = "".join(", " + part for part in self.call_arguments(call, callee))
-                lines.add(depth, f"{receiver}, {pullback} = {self.runtime}.call_updating({receiver}, {call.func.attr!r}{arguments})")
-                return
-            lines.add(depth, source(node))
-            return
-        if isinstance(node, gast.If):
-            if self.relevant(node):
-                condition = self.condition_name(node)
-                self.push(condition, depth, lines)
-                lines.add(depth, f"{condition} = {source(node.test)}")
-                lines.add(depth, f"if {condition}:")
+    def emit(self, name):
+        self.reads, self.needs_init = {}, set()
+        forward = self.forward_block(self.body, 1)
+        seeds = frozenset(self.bar(n) for n in self.outputs)
+        start = Cotangents(frozenset(self.bars.values()) - seeds, seeds)
+        reverse, end = self.reverse_block(self.body, 1, start)
+        results = []
+        for input_name in self.inputs:
+            bar = self.bar(input_name)
+            if bar in end.zero:
+                results.append(f"{self.runtime}.ZERO")
             else:
-                lines.add(depth, f"if {source(node.test)}:")
-            lines.extend(self.forward_block(node.body, depth + 1))
-            if node.orelse:
-                lines.add(depth, "else:")
-                lines.extend(self.forward_block(node.orelse, depth + 1))
-            return
-        if isinstance(node, (gast.For, gast.While)):
-            self.forward_loop(node, depth, lines)
-            return
-        if isinstance(node, gast.FunctionDef):
-            self.check_defaults(node, node)
-        lines.add(depth, source(node))
+                self.use(bar, end)
+                results.append(bar)
+        return self.assemble(name, forward, reverse, results)
 
-    def forward_loop(self, node, depth, lines):
-        relevant = self.relevant(node)
-        header = f"for {source(node.target)} in {source(node.iter)}:" if isinstance(node, gast.For) else f"while {source(node.test)}:"
-        self.captured |= self.loop_captures(node)
-        if relevant:
-            counter = self.counter_name(node)
-            self.push(counter, depth, lines)
-            lines.add(depth, f"{counter} = 0")
-        lines.add(depth, header)
-        self.loop_depth += 1
-        if relevant:
-            lines.add(depth + 1, f"{counter} += 1")
-            if isinstance(node, gast.For) and node.target.id in self.restored:
-                lines.add(depth + 1, f"{self.stack(node.target.id)}.append({node.target.id})")
-        lines.extend(self.forward_block(node.body, depth + 1))
-        self.loop_depth -= 1
+    @contextlib.contextmanager
+    def scratch(self):
+        """Emit code that is thrown away (a loop body analysed to its fixed point), keeping names stable."""
+        taken, reads = set(self.namer.taken), dict(self.reads)
+        yield
+        self.namer.taken, self.reads = taken, reads
 
-    def loop_captures(self, node):
-        """Names an operation anywhere in the loop may hold: on a later iteration, before any write."""
-        captures = set()
-        for child in gast.walk(node):
-            if isinstance(child, gast.Assign) and isinstance(child.targets[0], gast.Name) and not _is_fresh(child.value):
-                captures |= _captured_by(child.value)
-        return captures
+    # Checks
 
-    def check_not_a_view(self, name, node):
-        """Refuse an in-place write into an active name that may share memory with another array."""
-        if name not in self.varying or name in self.function.view_temporaries or name in self.inputs:
-            return
-        shared = [value for value in self.assigned_values.get(name, ()) if _may_share_memory(value)]
-        if shared:
-            raise self.origin.unsupported(
-                node, f"a write into {name!r}, which may share memory with another array or list",
-                f"Write into the original directly (for example m[i, j] = v), or make {name!r} a copy first "
-                f"({name} = {source(shared[0])}.copy()).")
+    def check_closures(self):
+        """Refuse a closure whose cotangent could be given to its captured variables as they were not.
 
-    def copy_before_write(self, name, depth, lines):
-        """Copy an active array or list about to be written in place if an operation may hold it."""
-        if name in self.active and name in self.captured:
-            lines.add(depth, f"{name} = {self.runtime}.copy_for_write({name})")
-            self.captured.discard(name)
-
-    def is_update(self, node):
-        """A method called for its effect on an active object: it may change the object's fields."""
-        call = node.value
-        return isinstance(call, gast.Call) and isinstance(call.func, gast.Attribute) and isinstance(call.func.value, gast.Name) \
-            and call.func.value.id in self.active and self.classify(call, self.scalar_names).kind == "method"
+        A closure taken by an operation (called, or passed to `map`) gives its cotangent to its
+        variables as they are at that operation; that is wrong only if the operation's result, which
+        may keep the closure, is still in use when one of them changes. A closure stored (in another
+        name, a container, another closure, the result) gives it where it is defined: none of its
+        variables may change after that.
+        """
+        order = _statement_order(self.body)
+        live = live_after(self.body, self.captures)
+        for definition in _definitions(self.body):
+            closure = definition.name if isinstance(definition, gast.FunctionDef) else definition.targets[0].id
+            if closure not in self.closures:
+                continue
+            stored, holders = _closure_uses(self.body, closure, self.captures)
+            function = definition if isinstance(definition, gast.FunctionDef) else definition.value
+            position, loops = order[id(definition)]
+            for captured in sorted(captured_names(function) & self.varying):
+                for change in _changes(self.body, captured):
+                    if self.skipped(change):
+                        continue
+                    change_position, change_loops = order[id(change)]
+                    late = change_position > position or set(loops) & set(change_loops)
+                    if (stored and late) or holders & live.get(id(change), frozenset()):
+                        raise self.origin.unsupported(
+                            definition, f"a closure kept (stored or passed on) while {captured!r}, which it reads, changes",
+                            f"Call the closure directly, or pass {captured!r} to it as an argument.")
 
     def check_defaults(self, function, node):
         """Default values are computed once, where the function is made; they cannot carry derivatives."""
@@ -239,462 +257,503 @@ class ReverseGenerator:
             raise self.origin.unsupported(node, "a default argument value that depends on a differentiated input",
                                           "Use the value inside the function body (as a captured variable) instead of as a default.")
 
-    def mutates_active(self, call):
-        func = call.func
-        return isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.value.id in self.active \
-            and func.attr in ("extend", "insert", "update", "setdefault", "sort", "reverse", "fill", "resize")
+    def check_foreign(self, node):
+        if node in getattr(self.function, "foreign_writes", ()) and loaded_names(node.value) & self.varying:
+            raise self.origin.unsupported(
+                node, "a differentiated value written into an object that may be reached through a global",
+                "Build the result in a local array (for example a copy) and return it instead.")
 
-    def forward_value(self, target, value):
-        """The right-hand side for an assignment in the forward function."""
-        if target not in self.active:
-            return source(value)
-        kind = self.operation_kind(value)
-        if kind is not None and kind.kind == "no rule":
-            raise self.origin.error(NoRuleError, f"{kind.function_text} has no derivative rule and no Python source to differentiate",
-                                    value, f"Register a rule for it with @sd.register_rrule({kind.function_text}) "
+    # Forward
+
+    def forward_block(self, statements, depth):
+        lines, last_line = Lines(), None
+        for node in statements:
+            line = getattr(node, "lineno", None)
+            if line != last_line and line is not None:
+                lines.add(depth, f"# line {line}: {self.origin.line_text(line) if self.origin else ''}".rstrip(), line)
+                last_line = line
+            if not self.skipped(node):
+                self.forward_statement(node, depth, lines)
+        if not lines:
+            lines.add(depth, "pass", last_line)
+        return lines
+
+    def push(self, name, depth, lines, line):
+        if name in self.tracked:
+            lines.add(depth, f"{self.stack(name)}.append({name})", line)
+
+    def forward_statement(self, node, depth, lines):
+        line = node.lineno
+        if isinstance(node, gast.Assign):
+            target = node.targets[0]
+            if isinstance(target, gast.Name):
+                self.forward_assign(target.id, node.value, depth, lines, line)
+            else:
+                self.check_foreign(node)
+                lines.add(depth, source(node), line)
+        elif isinstance(node, gast.Expr):
+            lines.add(depth, self.forward_expression(node.value, node), line)
+        elif isinstance(node, gast.If):
+            self.forward_if(node, depth, lines)
+        elif isinstance(node, (gast.For, gast.While)):
+            self.forward_loop(node, depth, lines)
+        elif isinstance(node, gast.FunctionDef):
+            self.check_defaults(node, node)
+            lines.add(depth, source(node), line)
+            self.push(node.name, depth, lines, line)
+        else:
+            lines.add(depth, source(node), line)
+
+    def forward_assign(self, target, value, depth, lines, line):
+        if isinstance(value, gast.Lambda):
+            self.check_defaults(value, value)
+        site = self.operation_site(value) if target in self.active else None
+        if site is not None and site.kind is Kind.NO_RULE:
+            raise self.origin.error(NoRuleError, f"{site.text} has no derivative rule and no Python source to differentiate",
+                                    value, f"Register a rule for it with @sd.register_rrule({site.text}) "
                                            "or declare it with sd.non_differentiable.")
-        if kind is None or kind.kind in ("inline", "inactive", "append"):
-            return source(value)
-        arguments = ", ".join(self.call_arguments(value, kind))
-        if kind.kind == "rule":
-            return f"{self.runtime}.rrule({kind.function_text}, {arguments})" if arguments else f"{self.runtime}.rrule({kind.function_text})"
-        if kind.kind == "spread":
-            arguments = [a.value if isinstance(a, gast.Starred) else a for a in value.args]
-            spread = [isinstance(a, gast.Starred) for a in value.args]
+        if site is not None and site.kind in CALLING:
+            pullback = self.synthetic_name(value, target + "_pullback")
+            lines.add(depth, f"{target}, {pullback} = {self.calling_text(value, site)}", line)
+            self.push(pullback, depth, lines, line)
+        else:
+            lines.add(depth, f"{target} = {source(value)}", line)
+        self.push(target, depth, lines, line)
+
+    def operation_site(self, value):
+        """The `Site` of an assignment's value if it is an operation with a derivative rule or callee."""
+        if isinstance(value, (gast.BinOp, gast.UnaryOp, gast.Call)):
+            return self.site(value)
+        if isinstance(value, gast.Subscript) and loaded_names(value.slice) & self.active:
+            return self.site(self.getitem_call(value))
+        return None
+
+    def getitem_call(self, subscript):
+        key = ("getitem", id(subscript))
+        if key not in self.sites:
+            self.sites[key] = _getitem_call(subscript, self.operator)
+        return self.sites[key]
+
+    def calling_text(self, value, site):
+        """The forward call that returns a value and its pullback."""
+        if isinstance(value, gast.Subscript):
+            value = self.getitem_call(value)
+        arguments = self.call_arguments(value)
+        rest = "".join(", " + a for a in arguments)
+        if site.kind is Kind.RULE:
+            return f"{self.runtime}.rrule({self.operator_text(value, site)}{rest})"
+        if site.kind is Kind.METHOD:
+            receiver_arguments = "".join(", " + a for a in arguments)
+            return f"{self.runtime}.call_method({source(value.func.value)}, {value.func.attr!r}{receiver_arguments})"
+        if site.kind is Kind.SPREAD:
+            positional = [a.value if isinstance(a, gast.Starred) else a for a in value.args]
+            spread = tuple(isinstance(a, gast.Starred) for a in value.args)
             keywords = ", ".join(f"{k.arg!r}: {source(k.value)}" for k in value.keywords if k.arg)
             extra = next((source(k.value) for k in value.keywords if k.arg is None), "None")
-            listed = ", ".join(source(a) for a in arguments) + ("," if len(arguments) == 1 else "")
-            return f"{self.runtime}.call_spread({kind.function_text}, ({listed}), {tuple(spread)}, {{{keywords}}}, {extra})"
-        if kind.kind == "method":
-            receiver, method = source(value.func.value), value.func.attr
-            rest = f", {arguments}" if arguments else ""
-            return f"{self.runtime}.call_method({receiver}, {method!r}{rest})"
-        rest = f", {arguments}" if arguments else ""
-        return f"{self.runtime}.call({kind.function_text}{rest})"
+            listed = ", ".join(source(a) for a in positional) + ("," if len(positional) == 1 else "")
+            return f"{self.runtime}.call_spread({source(value.func)}, ({listed}), {spread}, {{{keywords}}}, {extra})"
+        return f"{self.runtime}.call({source(value.func)}{rest})"
 
-    def assignment_text(self, target, value, depth, lines):
-        """The forward assignment; operations with a pullback also bind it (pushing the old one if needed)."""
-        right = self.forward_value(target, value)
-        kind = self.operation_kind(value) if target in self.active else None
-        if kind is None or kind.kind not in ("rule", "call", "method", "spread"):
-            return f"{target} = {right}"
-        pullback = self.pullback_name(target, value)
-        self.push(pullback, depth, lines)
-        return f"{target}, {pullback} = {right}"
+    def operator_text(self, value, site):
+        if isinstance(value, (gast.BinOp, gast.UnaryOp)):
+            return f"{self.operator}.{site.function.__name__}"
+        return source(value.func)
 
-    def pullback_name(self, target, value):
-        key = ("pullback", id(value))
-        if key not in self.synthetic:
-            self.synthetic[key] = self.namer.fresh(target + "_pullback")
-            self.local_names.add(self.synthetic[key])
-            self.assign_counts[self.synthetic[key]] = 2 if self.loop_depth > 0 else 1
-        return self.synthetic[key]
-
-    def call_arguments(self, value, kind):
-        if isinstance(value, (gast.BinOp,)):
+    def call_arguments(self, value):
+        if isinstance(value, gast.BinOp):
             return [source(value.left), source(value.right)]
         if isinstance(value, gast.UnaryOp):
             return [source(value.operand)]
-        parts = [source(a) for a in value.args]
+        parts = [f"({source(a)})" if isinstance(a, gast.Tuple) else source(a) for a in value.args]
         parts += [f"{k.arg}={source(k.value)}" if k.arg else f"**{source(k.value)}" for k in value.keywords]
         return parts
 
-    def operation_kind(self, value):
-        if isinstance(value, (gast.BinOp, gast.UnaryOp)):
-            return self.classify(value, self.scalar_names)
-        if isinstance(value, gast.Call):
-            kind = self.classify(value, self.scalar_names)
-            if _spreads(value) and kind.kind not in ("inactive", "append"):
-                if kind.kind == "method":
-                    raise self.origin.unsupported(value, "a method call with *args or **kwargs spread into it",
-                                                  "Call the method with its arguments written out.")
-                return Callee("spread", function_text=source(value.func))
-            return kind
-        return None
+    def forward_expression(self, call, node):
+        """A call made for its effect. One with differentiated arguments that may change them runs through
+        `runtime.call`, which refuses a callee that writes into its arguments."""
+        if not isinstance(call, gast.Call) or not (loaded_names(call) & self.varying):
+            return source(call)
+        site = self.site(call)
+        if site.kind is Kind.NO_RULE:
+            raise self.origin.error(
+                NoRuleError, f"{site.text} is called for its effect on a differentiated value, and sourcediff cannot "
+                             "tell whether it changes its arguments", node,
+                f"Register a rule for it with @sd.register_rrule({site.text}) (or sd.non_differentiable if it "
+                "changes nothing), or call it on values that carry no derivative.")
+        if site.kind is Kind.METHOD:
+            raise self.origin.unsupported(
+                node, "a differentiated value handed to a method of an object that may be reached through a global",
+                "Keep the values in a local variable (a list or array) instead, and return them.")
+        if site.kind in (Kind.CALL, Kind.SPREAD) and site.function is None:
+            arguments = "".join(", " + a for a in self.call_arguments(call))
+            return f"{self.runtime}.call_for_effect({source(call.func)}{arguments})"
+        return source(call)
 
-    def condition_name(self, node):
-        return self._synthetic_name(node, "cond")
+    def forward_if(self, node, depth, lines):
+        line = node.lineno
+        if self.relevant(node):
+            condition = self.synthetic_name(node, "cond", numbered=True)
+            lines.add(depth, f"{condition} = {source(node.test)}", line)
+            self.push(condition, depth, lines, line)
+            lines.add(depth, f"if {condition}:", line)
+        else:
+            lines.add(depth, f"if {source(node.test)}:", line)
+        self.branch_depth += 1
+        lines.extend(self.forward_block(node.body, depth + 1))
+        if node.orelse:
+            lines.add(depth, "else:", line)
+            lines.extend(self.forward_block(node.orelse, depth + 1))
+        self.branch_depth -= 1
 
-    def counter_name(self, node):
-        return self._synthetic_name(node, "loop_count")
-
-    def _synthetic_name(self, node, base):
-        key = (base, id(node))
-        if key not in self.synthetic:
-            self.synthetic[key] = self.namer.numbered(base)
-            self.local_names.add(self.synthetic[key])
-            self.assign_counts[self.synthetic[key]] = 2 if self.loop_depth > 0 else 1
-        return self.synthetic[key]
+    def forward_loop(self, node, depth, lines):
+        line = node.lineno
+        relevant = self.relevant(node)
+        header = f"for {source(node.target)} in {source(node.iter)}:" if isinstance(node, gast.For) else f"while {source(node.test)}:"
+        if relevant:
+            counter = self.synthetic_name(node, "loop_count", numbered=True)
+            lines.add(depth, f"{counter} = 0", line)
+        lines.add(depth, header, line)
+        self.loop_depth += 1
+        if relevant:
+            lines.add(depth + 1, f"{counter} += 1", line)
+        if isinstance(node, gast.For):
+            self.push(node.target.id, depth + 1, lines, line)
+        lines.extend(self.forward_block(node.body, depth + 1))
+        self.loop_depth -= 1
+        if relevant:
+            self.push(counter, depth, lines, line)
 
     def relevant(self, node):
         """Whether `node` needs code in the pullback (derivatives, or values to restore)."""
         if isinstance(node, gast.Assign):
             target = node.targets[0]
-            name = target.id if isinstance(target, gast.Name) else target.value.id
-            return name in self.active or (isinstance(target, gast.Name) and name in self.restored)
-        if isinstance(node, gast.Expr) and isinstance(node.value, gast.Call):
-            func = node.value.func
-            return isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.value.id in self.active \
-                and self.classify(node.value, self.scalar_names).kind in ("append", "method")
+            if isinstance(target, gast.Name):
+                return (target.id in self.active or target.id in self.tracked) and not self.skipped(node)
+            return target.value.id in self.active if isinstance(target.value, gast.Name) else False
         if isinstance(node, gast.FunctionDef):
-            return node.name in self.active
+            return node.name in self.active or node.name in self.tracked
         if isinstance(node, (gast.If, gast.For, gast.While)):
-            return any(self.relevant(child) for child in node.body + node.orelse)
+            return (isinstance(node, gast.For) and node.target.id in self.tracked) or \
+                any(self.relevant(child) for child in node.body + node.orelse)
         return False
 
     # Pullback
 
-    def reverse_block(self, statements, depth, zero, bound):
+    def reverse_block(self, statements, depth, state):
         lines, last_line = Lines(), None
         for node in reversed(statements):
             if not self.relevant(node):
                 continue
             line = getattr(node, "lineno", None)
-            before = len(lines.lines)
-            zero, bound = self.reverse_statement(node, depth, lines, zero, bound)
-            if len(lines.lines) > before and line is not None and line != last_line:
-                comment = f"# line {line}: {self.origin.line_text(line) if self.origin else ''}".rstrip()
-                lines.lines.insert(before, "    " * depth + comment)
-                last_line = line
-        return lines, zero, bound
+            block = Lines()
+            state = self.reverse_statement(node, depth, block, state)
+            if block.entries:
+                if line is not None and line != last_line:
+                    lines.add(depth, f"# line {line}: {self.origin.line_text(line) if self.origin else ''}".rstrip(), line)
+                    last_line = line
+                lines.extend(block)
+        return lines, state
 
-    def add(self, name, term, depth, lines, zero, bound):
-        """Accumulate `term` into the cotangent of `name`."""
-        bar = self.bar(name)
-        if bar in zero:
-            lines.add(depth, f"{bar} = {term}")
-        elif name in self.scalar_names:
-            self.note_read_bar(bar, bound)
-            lines.add(depth, f"{bar} = {bar} + {term}")
-        else:
-            self.note_read_bar(bar, bound)
-            lines.add(depth, f"{bar} = {self.runtime}.accumulate({bar}, {term})")
-        self.mark_assigned(bar, zero, bound)
-
-    def mark_assigned(self, bar, zero, bound):
-        """Record that `bar` now holds a cotangent (it is bound, and no longer known to be zero)."""
-        zero.discard(bar)
-        bound.add(bar)
-        self.assigned_bars.add(bar)
-
-    def note_read_bar(self, bar, bound):
-        if bar not in bound:
+    def use(self, bar, state):
+        """`bar` is read here: if it may be unbound, it is set to zero at the start of the pullback."""
+        if bar not in state.bound:
             self.needs_init.add(bar)
 
-    def restore(self, name, depth, lines):
-        if name in self.restored:
-            self.read(self.stack(name))
-            lines.add(depth, f"{name} = {self.stack(name)}.pop()")
-
-    def reset(self, name, depth, lines, zero):
+    def add(self, name, term, depth, lines, line, state):
+        """Accumulate `term` into the cotangent of `name` (an `Entry` adds itself, given the current cotangent)."""
         bar = self.bar(name)
-        if self.assign_counts.get(name, 0) > 1 and bar not in zero:
-            lines.add(depth, f"{bar} = {self.runtime}.ZERO")
-        zero.add(bar)
+        if isinstance(term, Entry):
+            if bar not in state.zero:
+                self.use(bar, state)
+            current = f"{self.runtime}.ZERO" if bar in state.zero else bar
+            lines.add(depth, f"{bar} = {term.template.format(current=current)}", line)
+        elif bar in state.zero:
+            lines.add(depth, f"{bar} = {term}", line)
+        else:
+            self.use(bar, state)
+            if name in self.scalar_names:
+                lines.add(depth, f"{bar} = {bar} + {term}", line)
+            else:
+                lines.add(depth, f"{bar} = {self.runtime}.accumulate({bar}, {term})", line)
+        return state.assigned(bar)
 
-    def reverse_statement(self, node, depth, lines, zero, bound):
+    def restore(self, name, depth, lines, line):
+        """Undo an assignment to a saved name: it holds its previous value from here on."""
+        if name in self.tracked:
+            self.read(self.stack(name))
+            lines.add(depth, f"{name} = {self.runtime}.pop_top({self.stack(name)})", line)
+
+    def clear(self, name, depth, lines, line, state):
+        """The cotangent of `name` before its assignment starts at zero."""
+        bar = self.bar(name)
+        if bar in state.zero:
+            return state
+        count, in_loop = self.assignments.get(name, (0, False))
+        written = in_loop or count > 1 or name in self.inputs
+        if written:
+            lines.add(depth, f"{bar} = {self.runtime}.ZERO", line)
+        return state.cleared(bar, written)
+
+    def reverse_statement(self, node, depth, lines, state):
+        line = node.lineno
         if isinstance(node, gast.Assign):
             target = node.targets[0]
             if isinstance(target, gast.Name):
-                return self.reverse_assign(target.id, node.value, depth, lines, zero, bound)
-            return self.reverse_store(target, node.value, depth, lines, zero, bound)
-        if isinstance(node, gast.Expr) and self.is_update(node):
-            receiver = node.value.func.value.id
-            if self.bar(receiver) not in zero:
-                self.note_read_bar(self.bar(receiver), bound)
-                self.reverse_pullback(receiver, node.value, Callee("method"), depth, lines, zero, bound)
-            self.restore(receiver, depth, lines)
-            return zero, bound
-        if isinstance(node, gast.Expr):
-            receiver = node.value.func.value.id
-            bar = self.bar(receiver)
-            if bar not in zero:
-                item = self.namer.fresh(receiver + "_item_bar")
-                self.note_read_bar(bar, bound)
-                lines.add(depth, f"{bar}, {item} = {self.runtime}.pop_cotangent({bar})")
-                argument = node.value.args[0]
-                if self.is_active(argument):
-                    self.add(argument.id, item, depth, lines, zero, bound)
-            return zero, bound
+                return self.reverse_assign(target.id, node.value, depth, lines, line, state)
+            return self.reverse_store(target, node.value, depth, lines, line, state)
         if isinstance(node, gast.FunctionDef):
-            return self.reverse_function_definition(node, depth, lines, zero, bound)
+            state = self.reverse_definition(node.name, node, depth, lines, line, state)
+            self.restore(node.name, depth, lines, line)
+            return state
         if isinstance(node, gast.If):
-            condition = self.condition_name(node)
-            body, zero_body, bound_body = self.reverse_block(node.body, depth + 1, set(zero), set(bound))
-            orelse, zero_else, bound_else = self.reverse_block(node.orelse, depth + 1, set(zero), set(bound))
-            if body.lines or orelse.lines:
-                lines.add(depth, f"if {self.read(condition)}:")
-                lines.extend(body) if body.lines else lines.add(depth + 1, "pass")
-                if orelse.lines:
-                    lines.add(depth, "else:")
-                    lines.extend(orelse)
-            zero, bound = zero_body & zero_else, bound_body & bound_else
-            self.restore(condition, depth, lines)
-            return zero, bound
-        return self.reverse_loop(node, depth, lines, zero, bound)
+            return self.reverse_if(node, depth, lines, state)
+        return self.reverse_loop(node, depth, lines, state)
 
-    def reverse_loop(self, node, depth, lines, zero, bound):
-        counter = self.counter_name(node)
+    def reverse_if(self, node, depth, lines, state):
+        condition = self.synthetic_name(node, "cond", numbered=True)
+        body, state_body = self.reverse_block(node.body, depth + 1, state)
+        orelse, state_else = self.reverse_block(node.orelse, depth + 1, state)
+        if body or orelse:
+            lines.add(depth, f"if {self.read(condition)}:", node.lineno)
+            if body:
+                lines.extend(body)
+            else:
+                lines.add(depth + 1, "pass", node.lineno)
+            if orelse:
+                lines.add(depth, "else:", node.lineno)
+                lines.extend(orelse)
+        self.restore(condition, depth, lines, node.lineno)
+        return state_body.join(state_else)
+
+    def reverse_loop(self, node, depth, lines, state):
+        counter = self.synthetic_name(node, "loop_count", numbered=True)
+        head = state
+        while True:
+            with self.scratch():
+                _, end = self.reverse_body(node, depth, head)
+            joined = head.join(end)
+            if joined == head:
+                break
+            head = joined
+        body, _ = self.reverse_body(node, depth, head)
+        lines.add(depth, f"for _ in range({self.read(counter)}):", node.lineno)
+        lines.extend(body)
+        self.restore(counter, depth, lines, node.lineno)
+        return head
+
+    def reverse_body(self, node, depth, state):
         self.loop_depth += 1
-        _, zero_end, bound_end = self.reverse_body(node, depth, set(zero), set(bound))
-        entry_zero, entry_bound = zero & zero_end, bound & bound_end
-        body, zero_end, bound_end = self.reverse_body(node, depth, set(entry_zero), set(entry_bound))
+        body, state = self.reverse_block(node.body, depth + 1, state)
+        if isinstance(node, gast.For):
+            self.restore(node.target.id, depth + 1, body, node.lineno)
+        if not body.entries:
+            body.add(depth + 1, "pass", node.lineno)
         self.loop_depth -= 1
-        lines.add(depth, f"for _ in range({self.read(counter)}):")
-        lines.extend(body)
-        self.restore(counter, depth, lines)
-        return entry_zero & zero_end, entry_bound & bound_end
+        return body, state
 
-    def reverse_body(self, node, depth, zero, bound):
-        lines = Lines()
-        if isinstance(node, gast.For) and node.target.id in self.restored:
-            self.read(self.stack(node.target.id))
-            lines.add(depth + 1, f"{node.target.id} = {self.stack(node.target.id)}.pop()")
-        body, zero, bound = self.reverse_block(node.body, depth + 1, zero, bound)
-        lines.extend(body)
-        if not lines.lines:
-            lines.add(depth + 1, "pass")
-        return lines, zero, bound
-
-    def reverse_store(self, target, value, depth, lines, zero, bound):
-        container = target.value.id
-        bar = self.bar(container)
-        if isinstance(target, gast.Subscript):
-            index = self.read(_index_value(target.slice))
-            if bar not in zero:
-                self.note_read_bar(bar, bound)
-                if self.is_active(value):
-                    self.add(value.id, f"{self.runtime}.project({self.read(value)}, {self.runtime}.index_cotangent({bar}, {index}))", depth, lines, zero, bound)
-                lines.add(depth, f"{bar} = {self.runtime}.zero_at_index({bar}, {self.read(container)}, {index})")
+    def reverse_assign(self, target, value, depth, lines, line, state):
+        bar = self.bar(target) if target in self.active else None
+        same = isinstance(value, gast.Name) and value.id == target
+        if bar is None or bar in state.zero or same or self.helper_call(value, COPIES):
+            self.restore(target, depth, lines, line)
+            return state
+        self.use(bar, state)
+        site = self.operation_site(value)
+        if site is not None and site.kind in CALLING:
+            state = self.reverse_pullback(target, value, site, depth, lines, line, state)
         else:
-            if bar not in zero:
-                self.note_read_bar(bar, bound)
-                if self.is_active(value):
-                    self.add(value.id, f"{self.runtime}.component({bar}, {target.attr!r})", depth, lines, zero, bound)
-                lines.add(depth, f"{bar} = {self.runtime}.zero_at_index({bar}, None, {target.attr!r})")
-        return zero, bound
+            for name, term in self.terms(target, value, site):
+                state = self.add(name, term, depth, lines, line, state)
+            state = self.clear(target, depth, lines, line, state)
+        self.restore(target, depth, lines, line)
+        return state
 
-    def reverse_assign(self, target, value, depth, lines, zero, bound):
+    def terms(self, target, value, site):
+        """`(name, term)` pairs: `term` is added to the cotangent of `name` (None: a statement to emit)."""
         bar = self.bar(target)
-        if target not in self.active or bar in zero:
-            if target in self.active:
-                zero.add(bar)
-            self.restore(target, depth, lines)
-            return zero, bound
-        self.note_read_bar(bar, bound)
-        self_referencing = target in loaded_names(value)
-        kind = self.operation_kind(value)
         if isinstance(value, gast.Name):
-            if value.id in self.active and value.id != target:
-                self.add(value.id, bar, depth, lines, zero, bound)
-        elif kind is not None and kind.kind == "inline":
-            self.reverse_inline(target, value, kind, depth, lines, zero, bound, self_referencing)
-            return zero, bound
-        elif kind is not None and kind.kind in ("rule", "call", "method", "spread"):
-            self.reverse_pullback(target, value, kind, depth, lines, zero, bound)
-            if self_referencing:
-                self.restore(target, depth, lines)
-                return zero, bound
-        elif isinstance(value, gast.Subscript) and self.is_active(value.value):
+            return [(value.id, bar)] if self.is_active(value) and value.id != target else []
+        if site is not None and site.kind is Kind.INLINE:
+            return self.inline_terms(target, value, site)
+        if isinstance(value, gast.Subscript) and self.is_active(value.value):
             container = value.value.id
             index = self.read(_index_value(value.slice))
-            if container == target:
-                self.restore(target, depth, lines)
-                lines.add(depth, f"{bar} = {self.runtime}.add_at_index({self.runtime}.ZERO, {self.read(container)}, {index}, {bar})")
-                return zero, bound
-            term = f"{self.runtime}.add_at_index({{current}}, {self.read(container)}, {index}, {bar})"
-            self.add_functional(container, term, depth, lines, zero, bound)
-        elif isinstance(value, gast.Attribute) and self.is_active(value.value):
-            term = f"{self.runtime}.attribute_cotangent({self.read(value.value)}, {value.attr!r}, {bar})"
-            if value.value.id == target:
-                self.restore(target, depth, lines)
-                lines.add(depth, f"{bar} = {term}")
-                return zero, bound
-            self.add(value.value.id, term, depth, lines, zero, bound)
-        elif isinstance(value, (gast.Tuple, gast.List)):
-            for position, element in enumerate(value.elts):
-                if self.is_active(element):
-                    self.add(element.id, f"{self.runtime}.component({bar}, {position})", depth, lines, zero, bound)
-        elif isinstance(value, gast.Dict):
-            for key, element in zip(value.keys, value.values):
-                if self.is_active(element):
-                    self.add(element.id, f"{self.runtime}.component({bar}, {self.read(key)})", depth, lines, zero, bound)
-        elif isinstance(value, gast.Lambda):
-            self.reverse_closure(bar, _captured_names(value), depth, lines, zero, bound)
-        if not self_referencing:
-            self.reset(target, depth, lines, zero)
-        self.restore(target, depth, lines)
-        return zero, bound
+            return [(container, Entry(f"{self.runtime}.add_at_index({{current}}, {self.read(container)}, {index}, {bar})"))]
+        if isinstance(value, gast.Attribute) and self.is_active(value.value):
+            return [(value.value.id, f"{self.runtime}.attribute_cotangent({self.read(value.value)}, {value.attr!r}, {bar})")]
+        if isinstance(value, (gast.Tuple, gast.List)):
+            return [(e.id, f"{self.runtime}.component({bar}, {p})") for p, e in enumerate(value.elts) if self.is_active(e)]
+        if isinstance(value, gast.Dict):
+            return [(e.id, f"{self.runtime}.component({bar}, {self.read(k)})") for k, e in zip(value.keys, value.values)
+                    if self.is_active(e)]
+        if isinstance(value, gast.Lambda):
+            return self.closure_terms(bar, captured_names(value))
+        return []
 
-    def reverse_closure(self, bar, captured, depth, lines, zero, bound):
-        """A closure's cotangent has one field per captured variable: hand each to its variable."""
-        for name in sorted(captured & self.active):
-            self.add(name, f"{self.runtime}.component({bar}, {name!r})", depth, lines, zero, bound)
+    def closure_terms(self, bar, captured):
+        """A closure's cotangent has one field per captured variable: each goes to its variable."""
+        return [(name, f"{self.runtime}.component({bar}, {name!r})") for name in sorted(captured & self.active)]
 
-    def reverse_function_definition(self, node, depth, lines, zero, bound):
-        bar = self.bar(node.name)
-        if bar not in zero:
-            self.note_read_bar(bar, bound)
-            self.reverse_closure(bar, _captured_names(node), depth, lines, zero, bound)
-            self.reset(node.name, depth, lines, zero)
-        return zero, bound
+    def reverse_definition(self, name, node, depth, lines, line, state):
+        bar = self.bar(name) if name in self.active else None
+        if bar is None or bar in state.zero:
+            return state
+        self.use(bar, state)
+        for captured, term in self.closure_terms(bar, captured_names(node)):
+            state = self.add(captured, term, depth, lines, line, state)
+        return self.clear(name, depth, lines, line, state)
 
-    def add_functional(self, name, term, depth, lines, zero, bound):
-        bar = self.bar(name)
-        current = f"{self.runtime}.ZERO" if bar in zero else bar
-        if bar not in zero:
-            self.note_read_bar(bar, bound)
-        lines.add(depth, f"{bar} = {term.format(current=current)}")
-        self.mark_assigned(bar, zero, bound)
-
-    def reverse_inline(self, target, value, kind, depth, lines, zero, bound, self_referencing):
+    def inline_terms(self, target, value, site):
         bar = self.bar(target)
         arguments = [value.left, value.right] if isinstance(value, gast.BinOp) else \
             [value.operand] if isinstance(value, gast.UnaryOp) else list(value.args)
-        output = f"({source(value)})" if self_referencing else target
-        if self_referencing:
-            self.restore(target, depth, lines)
         terms = []
-        for argument, (parameters, template, module_globals) in zip(arguments, kind.templates):
-            if not self.is_active(argument):
-                continue
-            partial = self.instantiate(template, parameters, arguments, output, module_globals)
-            terms.append((argument.id, _scale(bar, partial)))
-        own = [term for name, term in terms if name == target]
-        for name, term in terms:
-            if name != target:
-                self.add(name, term, depth, lines, zero, bound)
-        if self_referencing:
-            if own:
-                lines.add(depth, f"{bar} = {' + '.join(own)}")
-            else:
-                lines.add(depth, f"{bar} = {self.runtime}.ZERO")
-                zero.add(bar)
-            return
-        self.reset(target, depth, lines, zero)
-        self.restore(target, depth, lines)
+        for argument, (parameters, template, module_globals) in zip(arguments, site.templates):
+            if self.is_active(argument):
+                partial = self.instantiate(template, parameters, arguments, target, module_globals)
+                terms.append((argument.id, _scale(bar, partial)))
+        return terms
 
     def instantiate(self, template, parameters, arguments, output, module_globals):
         used = {n.id for n in gast.walk(template) if isinstance(n, gast.Name)}
         replacements = {p: self.read(a) for p, a in zip(parameters, arguments) if p in used}
         if len(parameters) > len(arguments) and parameters[len(arguments)] in used:
-            replacements[parameters[len(arguments)]] = output if output.startswith("(") else self.read(output)
-        renames = {}
-        for free in free_names(template, parameters):
-            renames[free] = self.bind(free, module_globals.get(free))
-        text = source(renamed(template, {**replacements, **renames}))
-        return text
+            replacements[parameters[len(arguments)]] = self.read(output)
+        renames = {free: self.bind(free, module_globals.get(free)) for free in free_names(template, parameters)}
+        return renamed(template, {**replacements, **renames})
 
-    def reverse_pullback(self, target, value, kind, depth, lines, zero, bound):
+    def reverse_pullback(self, target, value, site, depth, lines, line, state):
+        """`_, a_bar, b_bar = t_pullback(t_bar)`: each active operand gets its part, the target's own last."""
         bar = self.bar(target)
-        pullback = self.read(self.pullback_name(target, value))
-        if isinstance(value, gast.BinOp):
-            slots = [None, value.left, value.right]
-        elif isinstance(value, gast.UnaryOp):
-            slots = [None, value.operand]
-        elif kind.kind == "method":
-            slots = [value.func.value] + list(value.args) + [k.value for k in value.keywords]
-        else:
-            callee = value.func if kind.kind in ("call", "spread") and isinstance(value.func, gast.Name) else None
-            slots = [callee] + [a.value if isinstance(a, gast.Starred) else a for a in value.args]
-            if kind.kind == "call":
-                slots += [k.value for k in value.keywords]
-            elif kind.kind == "spread":
-                slots += [k.value for k in value.keywords if k.arg]
-                slots.append(next((k.value for k in value.keywords if k.arg is None), None))
-        names = []
-        direct = set()
-        pending = []
+        pullback = self.read(self.synthetic_name(value, target + "_pullback"))
+        slots = self.slots(value, site)
         counts = {}
         for slot in slots:
             if self.is_active(slot):
                 counts[slot.id] = counts.get(slot.id, 0) + 1
-        for slot in slots:
-            if not self.is_active(slot):
+        counts[target] = counts.get(target, 0) + 1
+        inactive = {p + 1 for p in site.rule.inactive_arguments} if site.rule is not None else set()
+        names, pending, direct = [], [], []
+        for position, slot in enumerate(slots):
+            if position in inactive:
                 names.append("_")
-                continue
-            slot_bar = self.bar(slot.id)
-            if slot.id == target and counts[slot.id] == 1:
-                names.append(slot_bar)
-                direct.add(slot.id)
-            elif slot_bar in zero and counts[slot.id] == 1 and slot.id != target:
-                names.append(slot_bar)
-                direct.add(slot.id)
+            elif isinstance(slot, gast.Name) and slot.id in self.closures and self.captures[slot.id] & self.active:
+                part = self.namer.fresh(slot.id + "_bar")
+                names.append(part)
+                pending.extend(self.closure_terms(part, self.captures[slot.id]))
+            elif not self.is_active(slot):
+                names.append("_")
+            elif slot.id != target and self.bar(slot.id) in state.zero and counts[slot.id] == 1:
+                names.append(self.bar(slot.id))
+                direct.append(slot.id)
             else:
                 part = self.namer.fresh(slot.id + "_bar")
                 names.append(part)
                 pending.append((slot.id, part))
         if all(n == "_" for n in names):
-            self.restore(pullback, depth, lines)
-            return
+            self.restore(self.synthetic_name(value, target + "_pullback"), depth, lines, line)
+            return self.clear(target, depth, lines, line, state)
         unpack = ", ".join(names) + ("," if len(names) == 1 else "")
-        lines.add(depth, f"{unpack} = {pullback}({bar})")
+        lines.add(depth, f"{unpack} = {pullback}({bar})", line)
         for name in direct:
-            self.mark_assigned(self.bar(name), zero, bound)
-        target_reassigned = target in direct
+            state = state.assigned(self.bar(name))
+        state = self.clear(target, depth, lines, line, state)
         for name, part in pending:
-            if name == target and not target_reassigned:
-                lines.add(depth, f"{bar} = {part}")
-                target_reassigned = True
-                self.mark_assigned(bar, zero, bound)
-            else:
-                self.add(name, part, depth, lines, zero, bound)
-        self.restore(pullback, depth, lines)
+            state = self.add(name, part, depth, lines, line, state)
+        self.restore(self.synthetic_name(value, target + "_pullback"), depth, lines, line)
+        return state
+
+    def slots(self, value, site):
+        """The operands a pullback returns cotangents for, in order (the first is the callee's own)."""
+        if isinstance(value, gast.Subscript):
+            return [None, value.value, value.slice]
+        if isinstance(value, gast.BinOp):
+            return [None, value.left, value.right]
+        if isinstance(value, gast.UnaryOp):
+            return [None, value.operand]
+        if site.kind is Kind.METHOD:
+            return [value.func.value] + list(value.args) + [k.value for k in value.keywords]
+        callee = value.func if site.kind in (Kind.CALL, Kind.SPREAD) and isinstance(value.func, gast.Name) else None
+        slots = [callee] + [a.value if isinstance(a, gast.Starred) else a for a in value.args]
+        if site.kind is Kind.SPREAD:
+            slots += [k.value for k in value.keywords if k.arg]
+            slots.append(next((k.value for k in value.keywords if k.arg is None), None))
+        elif site.kind is Kind.CALL or (site.rule is not None and site.rule.updates):
+            slots += [k.value for k in value.keywords]
+        return slots
+
+    def reverse_store(self, target, value, depth, lines, line, state):
+        """`n[i] = v`: v gets the cotangent of entry i, which is then zero in the cotangent of n (before)."""
+        container = target.value.id
+        bar = self.bar(container) if container in self.active else None
+        if bar is None or bar in state.zero:
+            return state
+        self.use(bar, state)
+        key = self.read(_index_value(target.slice)) if isinstance(target, gast.Subscript) else repr(target.attr)
+        part = None
+        if self.is_active(value):
+            part = self.namer.fresh(value.id + "_bar")
+            entry = f"{self.runtime}.component({bar}, {key})"
+            if isinstance(target, gast.Subscript):
+                entry = f"{self.runtime}.project({self.read(value)}, {entry})"
+            lines.add(depth, f"{part} = {entry}", line)
+        lines.add(depth, f"{bar} = {self.runtime}.zero_at_index({bar}, {key})", line)
+        state = state.assigned(bar)
+        if part is not None:
+            state = self.add(value.id, part, depth, lines, line, state)
+        return state
 
     # Assembly
 
-    def assemble(self, name, forward, reverse, zero, bound):
-        inputs = list(self.inputs)
-        parameters = _parameter_text(self.function, self.free)
-        state = [n for n in self.reads_order]
-        stacks = [self.stacks[n] for n in sorted(self.restored, key=self._order) if n in self.stacks]
-        for stack in stacks:
-            if stack not in state:
-                state.append(stack)
-        top_level = {t.id for node in self.function.body for t in getattr(node, "targets", []) if isinstance(t, gast.Name)}
-        text = Lines()
-        text.add(0, f"def {name}_forward({parameters}):")
-        unbound = [n for n in state if n not in self.inputs and n not in self.stacks.values()
-                   and (n not in top_level or n in self.restored)]
-        if unbound:
-            text.add(1, " = ".join(unbound) + " = None")
-        for n in state:
-            if n in self.stacks.values():
-                text.add(1, f"{n} = []")
-        text.extend(forward)
+    def assemble(self, name, forward, reverse, results):
+        parameters = _parameter_text(self.function, [n for n in self.inputs if n not in _parameter_names(self.function)])
+        stacks = [self.stacks[n] for n in sorted(self.tracked) if n in self.stacks]
+        state = [n for n in self.reads if n not in self.tracked and n not in self.stacks.values()] + stacks
         state_tuple = ", ".join(state) + ("," if len(state) == 1 else "")
-        text.add(1, f"return {self.result}, ({state_tuple})")
-        text.add(0, "")
-        text.add(0, "")
-        text.add(0, f"def {name}_pullback(state, {self.bar(self.result)}):")
+        first, last = self.function.lineno, self.function.body[-1].lineno
+        text = Lines()
+        text.add(0, f"def {name}_forward({parameters}):", first)
+        initialised = sorted(n for n in self.initialised if n in self.reads)
+        if initialised:
+            text.add(1, " = ".join(initialised) + " = None", first)
+        for tracked in sorted(self.tracked):
+            if tracked in self.stacks:
+                text.add(1, f"{self.stacks[tracked]} = [{tracked if tracked in self.inputs else ''}]", first)
+        text.extend(forward)
+        outputs = "(" + ", ".join(self.outputs) + ")" if len(self.outputs) > 1 else self.result
+        text.add(1, f"return {outputs}, ({state_tuple})", last)
+        text.add(0, "", last)
+        text.add(0, "", last)
+        text.add(0, f"def {name}_pullback(state, {', '.join(self.bar(n) for n in self.outputs)}):", last)
         if state:
-            text.add(1, f"{state_tuple} = state")
-        for stack in stacks:
-            text.add(1, f"{stack} = list({stack})")
-        init_position = len(text.lines)
+            text.add(1, f"{state_tuple} = state", last)
+        for tracked in sorted(self.tracked):
+            if tracked in self.stacks:
+                text.add(1, f"{self.stacks[tracked]}, {tracked} = {self.runtime}.restored({self.stacks[tracked]})", last)
+        for bar in sorted(self.needs_init - {self.bar(n) for n in self.outputs}):
+            text.add(1, f"{bar} = {self.runtime}.ZERO", last)
         text.extend(reverse)
-        self.needs_init |= {self.bar(n) for n in inputs if self.bar(n) in self.assigned_bars and self.bar(n) not in bound}
-        results = [self.bar(n) if self.bar(n) in bound or self.bar(n) in self.needs_init else f"{self.runtime}.ZERO" for n in inputs]
-        text.lines[init_position:init_position] = ["    " + f"{bar} = {self.runtime}.ZERO" for bar in sorted(self.needs_init)]
-        if self.result in inputs:
-            results = [r if n != self.result else self.bar(n) for r, n in zip(results, inputs)]
-        text.add(1, f"return ({', '.join(results)}{',' if len(results) == 1 else ''})")
-        return "\n".join(text.lines) + "\n"
+        text.add(1, f"return ({', '.join(results)}{',' if len(results) == 1 else ''})", last)
+        return text
 
-    def _order(self, name):
-        return self.reads_order.index(name) if name in self.reads_order else len(self.reads_order)
+
+def _getitem_call(subscript, operator_name):
+    """`x[i]` as the call `operator.getitem(x, i)` (for a subscript whose index carries a derivative)."""
+    func = gast.Attribute(value=gast.Name(id=operator_name, ctx=gast.Load(), annotation=None, type_comment=None),
+                          attr="getitem", ctx=gast.Load())
+    call = gast.Call(func=func, args=[subscript.value, _index_value(subscript.slice)], keywords=[])
+    return gast.copy_location(call, subscript) if hasattr(subscript, "lineno") else call
 
 
 def _scale(bar, partial):
-    if partial in ("1.0", "1"):
+    """`bar * partial` as text, without a factor of one or brackets around a single term."""
+    text = source(partial)
+    if text in ("1.0", "1"):
         return bar
-    if partial in ("-1.0", "(-1.0)", "-1"):
+    if text in ("-1.0", "(-1.0)", "-1"):
         return f"-{bar}"
-    return f"{bar} * {partial}" if _is_simple(partial) else f"{bar} * ({partial})"
-
-
-def _is_simple(text):
-    return text.replace("_", "").replace(".", "").isalnum() or (text.endswith(")") and text.count("(") == 1 and " " not in text.split("(")[0])
+    simple = isinstance(partial, (gast.Name, gast.Constant, gast.Call, gast.Attribute, gast.Subscript))
+    return f"{bar} * {text}" if simple else f"{bar} * ({text})"
 
 
 def _index_value(index):
@@ -707,68 +766,138 @@ def _index_value(index):
     return index
 
 
-def _spreads(call):
-    return any(isinstance(a, gast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords)
+def _assignments(body, inputs):
+    """`{name: (number of assignments, whether one is inside a loop)}`; an input counts as assigned on entry."""
+    counts = {n: (1, False) for n in inputs}
+
+    def record(name, in_loop):
+        count, looped = counts.get(name, (0, False))
+        counts[name] = (count + 1, looped or in_loop)
+
+    def visit(statements, in_loop):
+        for node in statements:
+            if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
+                record(node.targets[0].id, in_loop)
+            elif isinstance(node, gast.FunctionDef):
+                record(node.name, in_loop)
+            elif isinstance(node, gast.For):
+                record(node.target.id, True)
+                visit(node.body, True)
+            elif isinstance(node, gast.While):
+                visit(node.body, True)
+            elif isinstance(node, gast.If):
+                visit(node.body, in_loop)
+                visit(node.orelse, in_loop)
+
+    visit(body, False)
+    return counts
 
 
-def _captured_names(function):
-    """Names a lambda or nested def reads from the enclosing function."""
+def _closure_names(body, captures, inputs):
+    """Local names bound only to lambdas and nested defs (their cotangents go to what they capture)."""
+    others = set(inputs)
+    for node in _simple(body):
+        if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) and not isinstance(node.value, gast.Lambda):
+            rebinding = isinstance(node.value, gast.Call) and isinstance(node.value.func, gast.Attribute) and \
+                node.value.func.attr == "rebind"
+            if not rebinding:
+                others.add(node.targets[0].id)
+    return set(captures) - others
+
+
+def _definitions(body):
+    for node in body:
+        if isinstance(node, gast.FunctionDef) or (isinstance(node, gast.Assign) and isinstance(node.value, gast.Lambda)
+                                                  and isinstance(node.targets[0], gast.Name)):
+            yield node
+        for field in ("body", "orelse"):
+            if not isinstance(node, gast.FunctionDef):
+                yield from _definitions(getattr(node, field, None) or [])
+
+
+def _closure_uses(body, closure, captures):
+    """`(stored, holders)` for a local closure: whether its value is stored somewhere that may outlive the
+    statement using it, and the names bound to results of operations it is passed to."""
+    stored, holders = False, set()
+    for node in _simple(body):
+        if isinstance(node, gast.FunctionDef):
+            stored |= closure in captured_names(node)
+            continue
+        value = getattr(node, "value", None)
+        if not isinstance(node, (gast.Assign, gast.Expr, gast.Return)) or closure not in loaded_names(node):
+            continue
+        target = node.targets[0] if isinstance(node, gast.Assign) else None
+        if isinstance(value, (gast.Call, gast.BinOp, gast.UnaryOp)) and isinstance(target, (gast.Name, type(None))):
+            passed = any(closure in loaded_names(a) for a in _operands(value))
+            if passed and target is not None:
+                holders.add(target.id)
+        elif isinstance(value, gast.Lambda):
+            stored |= closure in captured_names(value)
+        elif not (isinstance(value, (gast.Attribute, gast.Subscript, gast.Compare)) and target is not None
+                  and isinstance(target, gast.Name)):
+            stored = True
+    return stored, holders
+
+
+def _operands(value):
+    if isinstance(value, gast.BinOp):
+        return [value.left, value.right]
+    if isinstance(value, gast.UnaryOp):
+        return [value.operand]
+    return list(value.args) + [k.value for k in value.keywords] + \
+        ([value.func.value] if isinstance(value.func, gast.Attribute) else [])
+
+
+def _simple(body):
+    for node in body:
+        if isinstance(node, (gast.If, gast.For, gast.While)):
+            yield from _simple(node.body)
+            yield from _simple(node.orelse)
+        else:
+            yield node
+
+
+def _statement_order(body):
+    """`{id(statement): (position in program order, ids of the loops around it)}`."""
+    order = {}
+
+    def visit(statements, loops):
+        for node in statements:
+            order[id(node)] = (len(order), loops)
+            if isinstance(node, (gast.For, gast.While)):
+                visit(node.body, loops + (id(node),))
+            elif isinstance(node, gast.If):
+                visit(node.body, loops)
+                visit(node.orelse, loops)
+
+    visit(body, ())
+    return order
+
+
+def _changes(body, name):
+    """Statements that assign `name` or change its object in place."""
+    for node in body:
+        if isinstance(node, gast.Assign):
+            target = node.targets[0]
+            base = target.value if isinstance(target, (gast.Subscript, gast.Attribute)) else target
+            if isinstance(base, gast.Name) and base.id == name:
+                yield node
+        elif isinstance(node, gast.For) and node.target.id == name:
+            yield node
+        if isinstance(node, (gast.If, gast.For, gast.While)):
+            yield from _changes(node.body, name)
+            yield from _changes(node.orelse, name)
+
+
+def _parameter_names(function):
     arguments = function.args
-    parameters = {a.id for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
-    parameters |= {a.id for a in (arguments.vararg, arguments.kwarg) if a is not None}
-    body = function.body if isinstance(function.body, list) else [function.body]
-    inner = set().union(*(stored_names(statement) for statement in body)) if isinstance(function.body, list) else set()
-    return set().union(*(loaded_names(statement) for statement in body)) - parameters - inner
-
-
-VIEW_METHODS = {"T", "reshape", "ravel", "view", "transpose", "swapaxes", "squeeze", "real", "imag", "diagonal"}
-
-
-def _may_share_memory(value):
-    """Whether an assigned value may be (a view of) an object another name also holds."""
-    if isinstance(value, (gast.Name, gast.Subscript)):
-        return True
-    if isinstance(value, gast.Attribute):
-        return True
-    if isinstance(value, gast.Call):
-        func = value.func
-        name = func.attr if isinstance(func, gast.Attribute) else func.id if isinstance(func, gast.Name) else ""
-        return name in VIEW_METHODS or name in ("asarray", "atleast_1d", "atleast_2d", "broadcast_to", "expand_dims")
-    return False
-
-
-def _assigned_values(function):
-    """Every value assigned to each plain name of a normalised function."""
-    values = {}
-    for node in gast.walk(function):
-        if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
-            values.setdefault(node.targets[0].id, []).append(node.value)
-    return values
-
-
-def _is_fresh(value):
-    """Whether `value` makes a new object nobody else refers to (so writing into it is safe)."""
-    if isinstance(value, (gast.List, gast.Dict, gast.Tuple, gast.BinOp, gast.UnaryOp)):
-        return True
-    if isinstance(value, gast.Call):
-        func = value.func
-        name = func.attr if isinstance(func, gast.Attribute) else func.id if isinstance(func, gast.Name) else ""
-        return name in ("zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like", "array",
-                        "copy", "list", "dict", "eye", "identity", "arange", "linspace")
-    return False
-
-
-def _captured_by(value):
-    """Names whose whole value an operation hands to a rule or callee (which may keep it)."""
-    if isinstance(value, gast.Subscript):
-        return set()
-    if isinstance(value, gast.Attribute):
-        return set()
-    return loaded_names(value)
+    names = [a.id for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs]
+    return names + [a.id for a in (arguments.vararg, arguments.kwarg) if a is not None]
 
 
 def _parameter_text(function, free):
-    """The forward function's parameters: captured variables first, then the user's own."""
+    """The forward function's parameters: captured variables first, then the user's own (no defaults:
+    the caller binds them when it calls)."""
     arguments = function.args
     parts = list(free) + [p.id for p in arguments.posonlyargs] + (["/"] if arguments.posonlyargs else [])
     parts += [p.id for p in arguments.args]
@@ -780,24 +909,3 @@ def _parameter_text(function, free):
     if arguments.kwarg:
         parts.append("**" + arguments.kwarg.id)
     return ", ".join(parts)
-
-
-def _assignment_counts(function, inputs):
-    counts = {n: 1 for n in inputs}
-
-    def visit(statements, weight):
-        for node in statements:
-            for target in getattr(node, "targets", []):
-                if isinstance(target, gast.Name):
-                    counts[target.id] = counts.get(target.id, 0) + weight
-            if isinstance(node, gast.For):
-                counts[node.target.id] = counts.get(node.target.id, 0) + 2
-                visit(node.body, 2)
-            elif isinstance(node, gast.While):
-                visit(node.body, 2)
-            elif isinstance(node, gast.If):
-                visit(node.body, weight)
-                visit(node.orelse, weight)
-
-    visit(function.body, 1)
-    return counts

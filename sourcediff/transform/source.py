@@ -35,7 +35,9 @@ class Origin:
 
 
 def _unavailable(function, why):
-    name = getattr(function, "__qualname__", repr(function))
+    from ..runtime import display_name
+
+    name = display_name(function)
     return SourceUnavailableError(
         f"cannot read the source of {name}: {why}",
         hint="Define it in a .py file (not in the interactive prompt or exec), or register a rule for it with sd.register_rrule.",

@@ -2,7 +2,6 @@
 import ast
 import copy
 
-import astor
 import gast
 
 STORE, LOAD = gast.Store(), gast.Load()
@@ -45,13 +44,24 @@ def expression(template, line=None, **names):
 
 
 def renamed(node, renames):
-    """A copy of `node` with the identifiers in `renames` replaced."""
+    """A copy of `node` with the identifiers in `renames` replaced, except inside a lambda or def whose
+    parameters shadow them."""
     if not renames:
         return node
     node = copy.deepcopy(node)
-    for child in gast.walk(node):
-        if isinstance(child, gast.Name) and child.id in renames:
-            child.id = renames[child.id]
+
+    def visit(current, active):
+        if isinstance(current, (gast.Lambda, gast.FunctionDef)):
+            arguments = current.args
+            own = {a.id for a in arguments.posonlyargs + arguments.args + arguments.kwonlyargs}
+            own |= {a.id for a in (arguments.vararg, arguments.kwarg) if a is not None}
+            active = {k: v for k, v in active.items() if k not in own}
+        if isinstance(current, gast.Name) and current.id in active:
+            current.id = active[current.id]
+        for child in gast.iter_child_nodes(current):
+            visit(child, active)
+
+    visit(node, renames)
     return node
 
 
@@ -82,10 +92,25 @@ def stored_names(node):
 
 
 class Namer:
-    """Fresh, deterministic names that collide with nothing in the function: `x_bar`, `x_bar_1`, ..."""
+    """Fresh, deterministic names that collide with nothing in the function: `x_bar`, `x_bar_1`, ...
+
+    `helper("runtime")` is the name under which the generated module binds a helper module; it is
+    chosen once per function (`runtime`, or `runtime_1` if the user's code has a `runtime`).
+    """
 
     def __init__(self, taken):
         self.taken = set(taken)
+        self.helpers = {}
+
+    def helper(self, module):
+        if module not in self.helpers:
+            self.helpers[module] = self.fresh(module)
+        return self.helpers[module]
+
+    def helper_call(self, module, function, *args):
+        """A call node `<module>.<function>(*args)` on a helper module."""
+        func = gast.Attribute(value=name(self.helper(module)), attr=function, ctx=gast.Load())
+        return gast.Call(func=func, args=list(args), keywords=[])
 
     def fresh(self, base):
         candidate, number = base, 0
@@ -104,8 +129,5 @@ class Namer:
 
 
 def source(node):
-    """The Python text of a gast node (an expression is printed without enclosing parentheses)."""
-    tree = gast.gast_to_ast(node)
-    if isinstance(tree, ast.expr):
-        tree = ast.Expr(value=tree)
-    return astor.to_source(tree).strip()
+    """The Python text of a gast node, each statement on one line (an expression without enclosing parentheses)."""
+    return ast.unparse(gast.gast_to_ast(node))

@@ -1,0 +1,175 @@
+"""Running the derivative of a Python callable: functions, methods, callable objects and constructors.
+
+`reverse_call(f, args, kwargs, writes)` returns `(outputs, pullback)` for a call of a Python
+callable through its transformed source. The outputs are the call's value, followed by the new
+values of the arguments at the positions in `writes` (a derivative never changes its arguments
+in place; a caller that passes `writes` rebinds its names to the new values). A callee that
+writes into an argument the caller did not list is refused: the caller could not follow it.
+The pullback takes one cotangent per output and returns `(∂self, ∂args..., ∂kwarg values...)`.
+"""
+import dataclasses
+import types
+
+from . import runtime
+from .errors import UnsupportedSyntaxError
+from .rules.differentials import NO_FIELDS, ZERO, Tangent, is_zero
+from .transform import pipeline
+
+
+def reverse_call(function, args, kwargs, writes=(), top_level=False):
+    """`(outputs, pullback)` for calling a transformable callable, or None if it has no Python source.
+
+    `top_level` (a call from `sd.pullback`) lets the callee write into its arguments: the caller's
+    objects stay as they were, and the new values get no cotangent.
+    """
+    if isinstance(function, types.MethodType):
+        result = reverse_call(function.__func__, (function.__self__,) + tuple(args), kwargs, tuple(_shift(writes)), top_level)
+        if result is None:
+            return None
+        outputs, pullback = result
+        return outputs, runtime.receiver_first(pullback, f"{function.__name__}_pullback")
+    if isinstance(function, type):
+        return _construct(function, args, kwargs, writes)
+    if not isinstance(function, types.FunctionType):
+        call_method = getattr(type(function), "__call__", None)
+        if isinstance(call_method, types.FunctionType):
+            return reverse_call(types.MethodType(call_method, function), args, kwargs, writes, top_level)
+        return None
+    return _run(function, args, kwargs, writes, top_level)
+
+
+def _shift(writes):
+    for position in writes:
+        yield position + 1 if isinstance(position, int) else position
+
+
+def _run(function, args, kwargs, writes, top_level=False):
+    entry, outputs, state = pipeline.run_forward(function, args, kwargs)
+    code = function.__code__
+    parameters = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
+    written = dict(entry.written)
+    result = outputs[0] if written else outputs
+    wanted = []
+    for position in writes:
+        parameter = parameters[position] if isinstance(position, int) else position
+        wanted.append(written.get(parameter))
+    listed = {parameters[p] if isinstance(p, int) else p for p in writes}
+    cells = dict(zip(code.co_freevars, function.__closure__ or ()))
+    for parameter, output in written.items():
+        if top_level:
+            continue
+        if parameter in cells:
+            if outputs[output] is not cells[parameter].cell_contents:
+                raise runtime.error_at_call_site(
+                    UnsupportedSyntaxError, f"{runtime.display_name(function)} changes {parameter!r}, a variable it captures, in "
+                    "place, and sourcediff cannot follow the change from here",
+                    f"Return the new value from {function.__name__} instead and assign it to {parameter!r}.")
+            continue
+        if parameter not in parameters:
+            continue
+        position = parameters.index(parameter)
+        original = args[position] if position < len(args) else kwargs.get(parameter, _default(function, parameter))
+        if parameter not in listed and outputs[output] is not original:
+            raise runtime.error_at_call_site(
+                UnsupportedSyntaxError, f"{runtime.display_name(function)} changes its argument {parameter!r} in place, "
+                "and sourcediff cannot follow the change from here",
+                f"Return the new value from {function.__name__} instead and assign it, or call {function.__name__} "
+                "as a statement of its own with the argument as a plain name.")
+    new_values = tuple(outputs[o] if o is not None else (args[p] if isinstance(p, int) else kwargs[p])
+                       for o, p in zip(wanted, writes))
+    values = (result,) + new_values if writes else result
+    pullback = _pullback_for_call(entry, state, function, len(args), list(kwargs), wanted)
+    return values, pullback
+
+
+def _default(function, parameter):
+    """The default value of a parameter of `function` (None if it has none)."""
+    code = function.__code__
+    positional = code.co_varnames[: code.co_argcount]
+    defaults = function.__defaults__ or ()
+    if parameter in positional:
+        index = positional.index(parameter) - (len(positional) - len(defaults))
+        return defaults[index] if index >= 0 else None
+    return (function.__kwdefaults__ or {}).get(parameter)
+
+
+def _pullback_for_call(entry, state, function, positional_count, keyword_names, wanted=()):
+    code = function.__code__
+    free_count = len(entry.free_names)
+    named = list(code.co_varnames[: code.co_argcount])
+    has_varargs = bool(code.co_flags & 0x04)
+    kwonly = list(code.co_varnames[code.co_argcount: code.co_argcount + code.co_kwonlyargcount])
+    parameters = entry.inputs[free_count:]
+    output_count = len(entry.written)
+
+    def function_pullback(y_bar):
+        if wanted and is_zero(y_bar):
+            result_bar, written_bars = ZERO, []
+        elif wanted:
+            result_bar, *written_bars = y_bar
+        else:
+            result_bar, written_bars = y_bar, []
+        seeds = [ZERO] * output_count
+        for output, bar in zip(wanted, written_bars):
+            if output is not None:
+                seeds[output - 1] = bar
+        cotangents = entry.pullback(state, result_bar, *seeds)
+        free_cotangents, by_parameter = cotangents[:free_count], dict(zip(parameters, cotangents[free_count:]))
+        self_cotangent = Tangent(function.__class__, **dict(zip(entry.free_names, free_cotangents))) if free_count else NO_FIELDS
+        result = [self_cotangent]
+        varargs = by_parameter.get(parameters[len(named)]) if has_varargs else None
+        for position in range(positional_count):
+            if position < len(named):
+                result.append(by_parameter[named[position]])
+            else:
+                result.append(runtime.component(varargs, position - len(named)))
+        varkw = by_parameter.get(parameters[-1]) if code.co_flags & 0x08 else None
+        for keyword in keyword_names:
+            result.append(by_parameter[keyword] if keyword in by_parameter and (keyword in named or keyword in kwonly)
+                          else runtime.component(varkw, keyword))
+        return tuple(result)
+
+    function_pullback.__name__ = f"{function.__name__}_pullback"
+    return function_pullback
+
+
+def _construct(cls, args, kwargs, writes):
+    """Constructing a namedtuple or dataclass: the cotangent of each argument is its field's."""
+    if issubclass(cls, tuple) and hasattr(cls, "_fields"):
+        fields = list(cls._fields)
+    elif dataclasses.is_dataclass(cls):
+        fields = [f.name for f in dataclasses.fields(cls) if f.init]
+    elif isinstance(cls.__init__, types.FunctionType) and cls.__new__ is object.__new__:
+        return _construct_with_init(cls, args, kwargs, writes)
+    else:
+        return None
+    y = cls(*args, **kwargs)
+    names = fields[: len(args)] + list(kwargs)
+
+    def constructor_pullback(y_bar):
+        if writes:
+            y_bar = y_bar[0]
+        if isinstance(y_bar, tuple):
+            y_bar = dict(zip(fields, y_bar))
+        return (NO_FIELDS,) + tuple(runtime.component(y_bar, n) for n in names)
+
+    values = (y,) + tuple(args[p] if isinstance(p, int) else kwargs[p] for p in writes) if writes else y
+    return values, constructor_pullback
+
+
+def _construct_with_init(cls, args, kwargs, writes):
+    """A class with a Python `__init__`: differentiated as writing into a new object, which it returns."""
+    instance = cls.__new__(cls)
+    outputs, init_pullback = _run(cls.__init__, (instance,) + tuple(args), kwargs, (0,) + tuple(_shift(writes)))
+    made, others = outputs[1], outputs[2:]
+
+    def constructor_pullback(y_bar):
+        made_bar, other_bars = (y_bar[0], y_bar[1:]) if writes else (y_bar, ())
+        cotangents = init_pullback((ZERO, made_bar) + tuple(other_bars))
+        return (NO_FIELDS,) + tuple(cotangents[2:])
+
+    constructor_pullback.__name__ = f"{cls.__name__}_pullback"
+    return ((made,) + tuple(others) if writes else made), constructor_pullback
+
+
+runtime.reverse_call = reverse_call
