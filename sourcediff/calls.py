@@ -12,7 +12,7 @@ import types
 
 from . import runtime
 from .errors import UnsupportedSyntaxError
-from .rules.differentials import NO_FIELDS, ZERO, Tangent, is_zero
+from .rules.differentials import NO_FIELDS, ZERO, Tangent, accumulate, is_zero
 from .transform import pipeline
 
 
@@ -78,7 +78,7 @@ def _run(function, args, kwargs, writes, top_level=False):
     new_values = tuple(outputs[o] if o is not None else (args[p] if isinstance(p, int) else kwargs[p])
                        for o, p in zip(wanted, writes))
     values = (result,) + new_values if writes else result
-    pullback = _pullback_for_call(entry, state, function, len(args), list(kwargs), wanted)
+    pullback = _pullback_for_call(entry, state, function, len(args), list(kwargs), wanted, writes)
     return values, pullback
 
 
@@ -93,7 +93,7 @@ def _default(function, parameter):
     return (function.__kwdefaults__ or {}).get(parameter)
 
 
-def _pullback_for_call(entry, state, function, positional_count, keyword_names, wanted=()):
+def _pullback_for_call(entry, state, function, positional_count, keyword_names, wanted=(), writes=()):
     code = function.__code__
     free_count = len(entry.free_names)
     named = list(code.co_varnames[: code.co_argcount])
@@ -127,6 +127,10 @@ def _pullback_for_call(entry, state, function, positional_count, keyword_names, 
         for keyword in keyword_names:
             result.append(by_parameter[keyword] if keyword in by_parameter and (keyword in named or keyword in kwonly)
                           else runtime.component(varkw, keyword))
+        for position, output, bar in zip(writes, wanted, written_bars):
+            if output is None:  # not written after all: the argument after the call is the one before it
+                slot = 1 + (position if isinstance(position, int) else positional_count + keyword_names.index(position))
+                result[slot] = accumulate(result[slot], bar)
         return tuple(result)
 
     function_pullback.__name__ = f"{function.__name__}_pullback"

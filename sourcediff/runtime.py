@@ -386,12 +386,20 @@ def _rebind_frule(candidate, before, owner, after):
     return (after if rebound else candidate), rebind_pushforward
 
 
+TRANSPOSE = type("Transpose", (), {"__repr__": lambda self: "TRANSPOSE"})()
+
+
+def view_of(base, index):
+    """`base[index]`, or `base.T` for the index `TRANSPOSE`."""
+    return base.T if index is TRANSPOSE else base[index]
+
+
 def is_view(view, base, index):
-    """Whether the array `view` is exactly `base[index]` as a view of `base`'s memory (not a copy)."""
+    """Whether the array `view` is exactly `base[index]` (or `base.T`) as a view of `base`'s memory (not a copy)."""
     if not (isinstance(view, np.ndarray) and isinstance(base, np.ndarray)) or not np.may_share_memory(view, base):
         return False
     try:
-        expected = base[index]
+        expected = view_of(base, index)
     except (IndexError, TypeError, ValueError):
         return False
     return isinstance(expected, np.ndarray) and expected.__array_interface__["data"][0] == view.__array_interface__["data"][0] \
@@ -404,7 +412,7 @@ def rebind_view(candidate, before, after, index):
     if candidate is before:
         return after
     if is_view(candidate, before, index):
-        return after[index]
+        return view_of(after, index)
     if isinstance(candidate, np.ndarray) and isinstance(before, np.ndarray) and np.shares_memory(candidate, before):
         raise error_at_call_site(UnsupportedSyntaxError, "sourcediff cannot follow this write: a view of the array "
                                  "written into is still in use, and it is not the one it was made as",
@@ -418,6 +426,8 @@ def _rebind_view_rrule(candidate, before, after, index):
     value = rebind_view(candidate, before, after, index)
 
     def rebind_view_pullback(y_bar):
+        if again and index is TRANSPOSE:
+            return NO_FIELDS, ZERO, ZERO, ZERO if is_zero(y_bar) else np.transpose(extern(y_bar)), ZERO
         if again:
             return NO_FIELDS, ZERO, ZERO, add_at_index(ZERO, after, index, y_bar), ZERO
         if candidate is before:
@@ -433,7 +443,7 @@ def _rebind_view_frule(candidate, before, after, index):
 
     def rebind_view_pushforward(self_dot, candidate_dot, before_dot, after_dot, index_dot):
         if again:
-            return component(after_dot, index)
+            return np.transpose(after_dot) if index is TRANSPOSE else component(after_dot, index)
         return after_dot if candidate is before else candidate_dot
 
     return rebind_view(candidate, before, after, index), rebind_view_pushforward

@@ -131,6 +131,9 @@ class _Counter:
         self.total = self.total + value
         return self.total * 2.0
 
+    def update(self, value):  # named like dict.update: sourcediff does not expect it to change its object
+        return self.bump(value)
+
 
 def _make_counter(total):
     return _Counter(total)
@@ -138,12 +141,18 @@ def _make_counter(total):
 
 def uses_a_method_that_changes_its_object(x):
     counter = _make_counter(x)
-    doubled = counter.bump(x)
+    doubled = counter.update(x)
     return doubled + counter.total
 
 
 def uses_a_method_that_changes_a_local_object(x):
     counter = _Counter(x)
+    doubled = counter.bump(x)
+    return doubled + counter.total
+
+
+def uses_a_method_that_changes_an_object_from_a_helper(x):
+    counter = _make_counter(x)
     doubled = counter.bump(x)
     return doubled + counter.total
 
@@ -165,7 +174,7 @@ UNSUPPORTED = [
     (writes_while_a_list_holds_the_array, (np.array([1.0, 2.0]),), writes_while_a_list_holds_the_array, ["y[1] = 1.0"]),
     (writes_while_one_of_two_rows_is_held, (1.5,), writes_while_one_of_two_rows_is_held, ["m[0, 1] = 5.0 * x"]),
     (default_from_input, (1.5,), default_from_input, ["scale = lambda t, k=factor: t * k"]),
-    (uses_a_method_that_changes_its_object, (1.5,), uses_a_method_that_changes_its_object, ["doubled = counter.bump(x)"]),
+    (uses_a_method_that_changes_its_object, (1.5,), uses_a_method_that_changes_its_object, ["doubled = counter.update(x)"]),
 ]
 
 
@@ -380,11 +389,11 @@ def test_gradient_from_eight_threads(f, args):
             np.testing.assert_allclose(np.asarray(got, dtype=float), want, rtol=1e-5, atol=1e-6)
 
 
-def test_a_method_changing_an_object_made_here_is_differentiated_where_its_result_is_used():
-    (gradient,) = sd.gradient(uses_a_method_that_changes_a_local_object, 0.75)
-    assert sd.pullback(uses_a_method_that_changes_a_local_object, 0.75)[0] == pytest.approx(
-        uses_a_method_that_changes_a_local_object(0.75))
-    assert gradient == pytest.approx(float(fd_vjp(uses_a_method_that_changes_a_local_object, (0.75,), 1.0)[0]))
+@pytest.mark.parametrize("f", [uses_a_method_that_changes_a_local_object, uses_a_method_that_changes_an_object_from_a_helper])
+def test_a_method_changing_its_object_is_differentiated_where_its_result_is_used(f):
+    (gradient,) = sd.gradient(f, 0.75)
+    assert sd.pullback(f, 0.75)[0] == pytest.approx(f(0.75))
+    assert gradient == pytest.approx(float(fd_vjp(f, (0.75,), 1.0)[0]))
 
 
 def test_methods_called_for_their_effect_are_differentiated():

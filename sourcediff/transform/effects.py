@@ -55,6 +55,8 @@ from .syntax import assign, constant, loaded_names, name, source
 INPLACE_OPERATORS = {"iadd", "isub", "imul", "itruediv", "ifloordiv", "imod", "ipow", "imatmul", "iand", "ior",
                      "ixor", "ilshift", "irshift"}
 EXPRESSION_MUTATORS = {"pop", "popitem", "setdefault"}
+BUILTIN_METHODS = {name for kind in (np.ndarray, list, dict, tuple, str, float, int, complex, set, bytes, np.generic)
+                   for name in dir(kind)}
 COPIES = {"own": (True, True, True), "own_array": (False, True, False), "own_list": (False, False, True),
           "own_resized": (False, False, False)}
 NOT_CAPTURING = set(COPIES) | {"rebind", "rebind_view", "is_view", "check_unshared", "unpack", "checked_output"}
@@ -80,7 +82,14 @@ class Effects:
         self.local_names = set(self.inputs) | {n.id for n in gast.walk(function) if isinstance(n, gast.Name)
                                                and isinstance(n.ctx, gast.Store)}
         self.captures = closure_captures(function.body)
-        self.written_through = {}
+        self.written_through, self.rebound, self.changed_in_place = {}, None, set()
+        self.flags, self.link_of = set(), {}
+
+    def new_name(self, base):
+        """A new local name of the generated code."""
+        created = self.namer.fresh(base)
+        self.local_names.add(created)
+        return created
 
     def is_local(self, node):
         return isinstance(node, gast.Name) and node.id in self.local_names
@@ -130,10 +139,14 @@ class Effects:
             if target is None:
                 update = self.helper("call_updating", [receiver, constant(func.attr)] + call.args, call.keywords)
                 return [assign(receiver.id, update, line)]
-            if func.attr in EXPRESSION_MUTATORS or self.method_writes_self(receiver.id, func.attr):
-                updated = self.namer.fresh("updated")
+            if func.attr in EXPRESSION_MUTATORS or func.attr not in BUILTIN_METHODS or \
+                    self.method_writes_self(receiver.id, func.attr):
+                updated = self.new_name("updated")
                 update = self.helper("call_updating_with_result", [receiver, constant(func.attr)] + call.args, call.keywords)
-                return [assign(updated, update, line), _item(target.id, updated, 0, line), _item(receiver.id, updated, 1, line)]
+                call_node, rebind = assign(updated, update, line), _item(receiver.id, updated, 1, line)
+                self.written_through[id(call_node)] = [(receiver.id, rebind)]
+                self.changed_in_place.add(id(call_node))
+                return [call_node, _item(target.id, updated, 0, line), rebind]
             return [node]
         function = self.resolution.callee(call) if self.resolution is not None else None
         if function is None:
@@ -180,21 +193,31 @@ class Effects:
         """Names bound once, to `base[index]` of a local array that this function writes into (or that is
         itself written into): `{name: (base, name of the saved index)}`."""
         bindings, written, results = {}, set(), set()
+        rebinds = {id(rebind) for pairs in self.written_through.values() for _, rebind in pairs}
         for node in _simple_statements(body):
-            mutation = self.mutation(node)
+            mutation = self.mutation_at(node)
             if mutation is not None:
                 written.add(mutation.written)
                 results.add((mutation.written, mutation.result))
             if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
                 value = node.value
-                if not (isinstance(value, gast.Name) and (node.targets[0].id, value.id) in results):
+                if not (isinstance(value, gast.Name) and (node.targets[0].id, value.id) in results) and id(node) not in rebinds:
                     bindings.setdefault(node.targets[0].id, []).append(value)
+        aliases = Sharing(self.local_names)
+        for bound, values in bindings.items():
+            for value in values:
+                if self.is_local(value):
+                    aliases.same(bound, value.id)
         views = {}
         for bound, values in bindings.items():
             value = values[0]
-            if len(values) == 1 and isinstance(value, gast.Subscript) and self.is_local(value.value) and \
-                    value.value.id != bound and (bound in written or value.value.id in written) and bound not in self.inputs:
-                views[bound] = (value.value.id, self.namer.fresh(bound + "_index"))
+            viewing = isinstance(value, gast.Subscript) or (isinstance(value, gast.Attribute) and value.attr == "T")
+            if len(values) == 1 and viewing and self.is_local(value.value) and value.value.id != bound and \
+                    (bound in written or aliases.same_as(value.value.id) & written) and bound not in self.inputs \
+                    and bound not in self.writeback:
+                views[bound] = (value.value.id, self.new_name(bound + "_index"))
+                if isinstance(value, gast.Attribute):
+                    self.transposes.add(bound)
         return views
 
     def link_views(self, body):
@@ -207,17 +230,25 @@ class Effects:
                 out.append(node)
                 continue
             target = node.targets[0].id if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) else None
-            mutation = self.mutation(node)
+            mutation = self.mutation_at(node)
             line = getattr(node, "lineno", None)
             if mutation is not None and mutation.written in self.views:
                 view = mutation.written
                 base, index = self.views[view]
-                linked = self.namer.fresh(view + "_linked")
+                linked = self.new_name(view + "_linked")
+                self.flags.add(linked)
+                self.link_of[id(node)] = linked
                 out.append(assign(linked, self.helper("is_view", [name(view), name(base), name(index)]), line))
                 out.append(node)
-                store = assign(gast.Subscript(value=name(base), slice=name(index), ctx=gast.Store()), name(view), line)
-                again = assign(view, gast.Subscript(value=name(base), slice=name(index), ctx=gast.Load()), line)
-                write_back = gast.If(test=name(linked), body=[store, again], orelse=[], lineno=line, col_offset=0)
+                if self.transposed(view):
+                    back = self.new_name(view + "_back")
+                    store = [assign(back, gast.Attribute(value=name(view), attr="T", ctx=gast.Load()), line),
+                             _store_all(base, name(back), line)]
+                    again = assign(view, gast.Attribute(value=name(base), attr="T", ctx=gast.Load()), line)
+                else:
+                    store = [assign(gast.Subscript(value=name(base), slice=name(index), ctx=gast.Store()), name(view), line)]
+                    again = assign(view, gast.Subscript(value=name(base), slice=name(index), ctx=gast.Load()), line)
+                write_back = gast.If(test=name(linked), body=store + [again], orelse=[], lineno=line, col_offset=0)
                 self.writeback[view] = base
                 if mutation.result == view:
                     out.append(write_back)
@@ -229,14 +260,20 @@ class Effects:
                     isinstance(node.value, gast.Name) and node.value.id == pending[1]:
                 out.append(pending[2])
                 pending = None
-            if target in self.views and node.value is not None and isinstance(node.value, gast.Subscript):
+            if target in self.views and isinstance(node.value, gast.Subscript):
                 out.append(assign(self.views[target][1], _index_value(node.value.slice), line))
+            elif target in self.views and isinstance(node.value, gast.Attribute):
+                transpose = gast.Attribute(value=name(self.runtime), attr="TRANSPOSE", ctx=gast.Load())
+                out.append(assign(self.views[target][1], transpose, line))
         return out
+
+    def transposed(self, view):
+        return view in self.transposes
 
     def write_result(self, call, output, target, line):
         """`f(args, out=o)`: compute `f(args)`, store it into `o` (with NumPy's casting check), bind `o`."""
         call.keywords = [k for k in call.keywords if k is not output]
-        new = self.namer.fresh("new")
+        new = self.new_name("new")
         checked = self.helper("checked_output", [name(new), output.value])
         out = [assign(new, call, line), assign(new, checked, line), _store_all(output.value.id, name(new), line)]
         if target is not None:
@@ -248,9 +285,9 @@ class Effects:
         position, function = functional
         if position >= len(call.args) or not self.is_local(call.args[position]):
             return [gast.Expr(value=self.helper("refuse_mutator", [call.func]), lineno=line, col_offset=0)]
-        binding = self.namer.fresh(getattr(function, "__name__", "functional"))
+        binding = self.new_name(getattr(function, "__name__", "functional"))
         self.resolution.bindings[binding] = function
-        new = self.namer.fresh("new")
+        new = self.new_name("new")
         computed = gast.Call(func=name(binding), args=call.args, keywords=call.keywords)
         out = [assign(new, computed, line), _store_all(call.args[position].id, name(new), line)]
         if target is not None:
@@ -259,7 +296,7 @@ class Effects:
 
     def write_through(self, call, positions, target, line):
         """A Python function writing into arguments: `call_writing` returns their new values, which are rebound."""
-        updated = self.namer.fresh("updated")
+        updated = self.new_name("updated")
         listed = gast.Tuple(elts=[constant(p) for p in positions], ctx=gast.Load())
         call_node = assign(updated, self.helper("call_writing", [call.func, listed] + call.args, call.keywords), line)
         out = [call_node]
@@ -297,14 +334,15 @@ class Effects:
         return None
 
     def mutations(self, body):
-        found = {}
-        for node in _simple_statements(body):
-            mutation = self.mutation(node)
-            if mutation is not None:
-                found[id(node)] = mutation
-            for written, rebind in self.written_through.get(id(node), ()):
-                found[id(rebind)] = Mutation(written, copyable=False)
-        return found
+        return {id(node): m for node in _simple_statements(body) for m in [self.mutation_at(node)] if m is not None}
+
+    def mutation_at(self, node):
+        """The `Mutation` of a simple statement, including the rebinding of an argument a call wrote into."""
+        if self.rebound is None:
+            self.rebound = {id(rebind): written for pairs in self.written_through.values() for written, rebind in pairs}
+        if id(node) in self.rebound:
+            return Mutation(self.rebound[id(node)], copyable=False)
+        return self.mutation(node)
 
     def sharing(self, body):
         sharing = Sharing(self.local_names)
@@ -319,6 +357,8 @@ class Effects:
         """"fresh" for a value sharing nothing, "new" for a new object that may hold its arguments, else None."""
         if self.fresh(value):
             return "fresh"
+        if isinstance(value, gast.Call) and self.is_helper(value.func, {"call_updating", "call_updating_with_result"}):
+            return "updating"
         if isinstance(value, gast.Call) and self.resolution is not None and isinstance(self.resolution.callee(value), type):
             return "new"
         return None
@@ -417,6 +457,8 @@ class Effects:
             return (whole or parts, False, False)
         if isinstance(value, (gast.Call, gast.BinOp, gast.UnaryOp)):
             relation = self.relation(value)
+            if relation == "updating":
+                return state.of(value.args[0].id)
             if relation == "new":
                 return (False, True, False)
             if self.captured_by_value(value) or relation is None:
@@ -444,6 +486,8 @@ class Effects:
                 before = self.before_name(written, rebind, facts)
                 if before:
                     out.append(assign(before, name(written), node.lineno))
+                if id(node) in self.changed_in_place:  # a built-in container's method changes it in place
+                    out.extend(self.copy_first(Mutation(written), facts.exposed[id(node)], written in facts.foreign, node.lineno))
             mutation = facts.mutations.get(id(node))
             if mutation is None:
                 out.append(node)
@@ -485,7 +529,7 @@ class Effects:
         key = id(node)
         if key not in facts.before:
             candidates = self.candidates(written, node, facts)
-            facts.before[key] = (self.namer.fresh(written + "_before") if candidates else None, candidates)
+            facts.before[key] = (self.new_name(written + "_before") if candidates else None, candidates)
         return facts.before[key][0]
 
     def rebinding(self, mutation, node, before, facts):
@@ -495,9 +539,14 @@ class Effects:
         line, written, after = node.lineno, mutation.written, mutation.result
         bound = facts.bound.get(id(node), frozenset()) | set(facts.callers.values())
         out, checked = [], []
+        chain = self.writeback_chain(written)
+        siblings = {c for c, (base, _) in self.views.items() if base in chain}  # made again where `written` is written back
         for candidate in candidates:
+            if candidate in siblings:
+                checked.append(name(candidate) if candidate in bound else _local_or_none(candidate))
+                continue
             view = self.views.get(candidate)
-            if view is not None and view[0] == written:
+            if view is not None and view[0] in facts.sharing.same_as(written):
                 rebind = assign(candidate, self.helper("rebind_view", [name(candidate), name(before), name(after), name(view[1])]),
                                 line)
                 out.append(rebind)
@@ -510,14 +559,14 @@ class Effects:
                 test = gast.Compare(left=constant(candidate), ops=[gast.In()],
                                     comparators=[gast.Call(func=name("locals"), args=[], keywords=[])])
                 out.append(gast.If(test=test, body=[rebind], orelse=[], lineno=line, col_offset=0))
-                checked.append(gast.Call(func=gast.Attribute(value=gast.Call(func=name("locals"), args=[], keywords=[]),
-                                                             attr="get", ctx=gast.Load()),
-                                         args=[constant(candidate)], keywords=[]))
-        candidates = [c for c in candidates if not (c in self.views and self.views[c][0] == written)]
+                checked.append(_local_or_none(candidate))
+        candidates = [c for c in candidates if not (c in self.views and self.views[c][0] in facts.sharing.same_as(written))]
         if not candidates:
             return out
         names = gast.Tuple(elts=[constant(c) for c in candidates], ctx=gast.Load())
-        through = gast.Tuple(elts=[name(b) for b in sorted(self.writeback_chain(written))], ctx=gast.Load())
+        through = gast.Tuple(elts=[name(b) for b in sorted(chain | (siblings & set(candidates)))], ctx=gast.Load())
+        if id(node) in self.link_of:  # written back only if it really is a view
+            through = gast.IfExp(test=name(self.link_of[id(node)]), body=through, orelse=gast.Tuple(elts=[], ctx=gast.Load()))
         updating = not mutation.copyable or self.helper_name(node.value, {"call_updating"}) is not None
         arguments = [name(before), name(after), constant(written), constant(self.advice.get(written, "")), constant(updating),
                      names, through]
@@ -529,11 +578,15 @@ class Effects:
         """Live names that may hold the object changed at `node`, other than the changed name itself."""
         live = facts.live.get(id(node), frozenset()) | set(facts.callers.values())
         mutation = facts.mutations.get(id(node))
-        excluded = {written, mutation.result if mutation else written} | self.writeback_chain(written)
+        chain = self.writeback_chain(written)
+        excluded = {written, mutation.result if mutation else written} | chain | self.flags
         if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
             excluded.add(node.targets[0].id)
         sharing = facts.sharing
         related = {n for n in live if n in self.local_names and (sharing.reaches(n, written) or sharing.reaches(written, n))}
+        if mutation is not None and (not mutation.copyable or self.helper_name(node.value, {"call_updating"})):
+            parts = sharing.inside(written)  # a method or function may change what the object holds, in place
+            related |= {n for n in live if n in self.local_names and any(sharing.reaches(n, p) for p in parts)}
         if any(sharing.reaches(p, written) for p in self.inputs):
             related |= (set(self.inputs) | set(facts.callers.values())) & live  # the caller may pass related objects
         return sorted(related - excluded)
@@ -552,6 +605,7 @@ class Effects:
         function = self.function
         self.constructed = self.constructed_classes(function.body[:-1])
         body = self.canonical(function.body[:-1])
+        self.transposes = set()
         self.views = self.find_views(body)
         body = self.link_views(body)
         facts = Facts()
@@ -561,7 +615,7 @@ class Effects:
         facts.callers = {}
         for parameter in self.inputs:
             if any(sharing.reaches(parameter, w) for w in written_names):
-                caller = self.namer.fresh(parameter + "_caller")
+                caller = self.new_name(parameter + "_caller")
                 facts.callers[parameter] = caller
                 self.local_names.add(caller)
                 sharing.names.add(caller)
@@ -587,6 +641,12 @@ class Facts:
 
     def __init__(self):
         self.before = {}
+
+
+def _local_or_none(identifier):
+    """`locals().get('x')`: the value of a name that may be unbound."""
+    get = gast.Attribute(value=gast.Call(func=name("locals"), args=[], keywords=[]), attr="get", ctx=gast.Load())
+    return gast.Call(func=get, args=[constant(identifier)], keywords=[])
 
 
 def _simple_statements(body):

@@ -18,7 +18,9 @@ Guarantees, on the output of `lower_jumps`:
   shadow them; every temporary written back into a container is recorded in `function.writeback`.
 - every `for` loop iterates over `range(...)` with atom arguments and a name target; loops over
   sequences, `enumerate`, `zip` and `dict.items()` index their sequences explicitly.
-- `if` and `while` tests are kept as written: they only decide control flow and carry no derivative.
+- `if` and `while` tests are kept as written (they only decide control flow and carry no derivative),
+  except that one calling something is computed into a name first (before the `if`; before the
+  `while` and at the end of its body), so that a call changing its arguments is a statement.
 - `Expr` statements hold a call; `return` returns an atom.
 
     >>> import gast; from sourcediff.transform.syntax import source, Namer
@@ -96,6 +98,12 @@ class Normalizer:
         self.out = None
         self.line = 1
 
+    def fresh(self, base):
+        """A new local name (known as local from here on, so `t.attr` is never taken for a global path)."""
+        created = self.namer.fresh(base)
+        self.local_names.add(created)
+        return created
+
     # Statements
 
     def block(self, body):
@@ -127,7 +135,7 @@ class Normalizer:
         if isinstance(target, gast.Name):
             value = self.operation(node.value)
             if target.id in loaded_names(value) and not is_atom(value, self.local_names):
-                temporary = self.namer.fresh(_temp_base(value))
+                temporary = self.fresh(_temp_base(value))
                 self.emit(assign(temporary, value, self.line))
                 value = name(temporary)
             self.emit(assign(target.id, value, self.line))
@@ -138,7 +146,7 @@ class Normalizer:
             for element in node.value.elts:
                 atom = self.atom(element)
                 if isinstance(atom, gast.Name) and atom.id in targets:
-                    copy_name = self.namer.fresh(atom.id + "_old")
+                    copy_name = self.fresh(atom.id + "_old")
                     self.emit(assign(copy_name, atom, self.line))
                     atom = name(copy_name)
                 values.append(atom)
@@ -198,13 +206,28 @@ class Normalizer:
         self.emit(gast.Return(value=value, lineno=self.line, col_offset=0))
 
     def statement_If(self, node):
+        node.test = self.test(node.test)
         node.body = self.block(node.body) or [gast.Pass()]
         node.orelse = self.block(node.orelse)
         self.emit(node)
 
     def statement_While(self, node):
-        node.body = self.block(node.body) or [gast.Pass()]
+        if _calls(node.test):
+            decision = self.fresh("going")
+            self.emit(assign(decision, self.operation(node.test), self.line))
+            saved_line = self.line
+            again = self.block_of(lambda: self.emit(assign(decision, self.operation(copy.deepcopy(node.test)), saved_line)))
+            node.body = self.block(node.body) + again
+            node.test = name(decision)
+            self.line = saved_line
+        else:
+            node.body = self.block(node.body) or [gast.Pass()]
         self.emit(node)
+
+    def test(self, node):
+        """An `if` test as written, or, when it calls something (which may change an argument), an atom
+        computed just before the `if`, so that the call is a statement the later passes see."""
+        return self.atom(node, "decision") if _calls(node) else node
 
     def statement_For(self, node):
         line = self.line
@@ -214,7 +237,7 @@ class Normalizer:
             header = gast.Call(func=self.builtin("range"), args=arguments, keywords=[])
             target, prologue = node.target, []
             if target.id in self.assigned_outside_loops:
-                index = self.namer.fresh(target.id + "_index")
+                index = self.fresh(target.id + "_index")
                 prologue = [assign(target.id, name(index), line)]
                 target = name(index, store=True)
             self.emit_loop(target, header, prologue, node.body, line)
@@ -223,7 +246,7 @@ class Normalizer:
         lengths = [gast.Call(func=self.builtin("len"), args=[s], keywords=[]) for s in sequences]
         count = lengths[0] if len(lengths) == 1 else gast.Call(func=self.builtin("min"), args=lengths, keywords=[])
         count = self.atom(count)
-        index = self.namer.fresh(_index_base(node.target))
+        index = self.fresh(_index_base(node.target))
         header = gast.Call(func=self.builtin("range"), args=[count], keywords=[])
         self.emit_loop(name(index, store=True), header, bind(name(index)), node.body, line)
 
@@ -283,7 +306,7 @@ class Normalizer:
         value = self.operation(node)
         if is_atom(value, self.local_names):
             return value
-        temp = self.namer.fresh(base or _temp_base(node))
+        temp = self.fresh(base or _temp_base(node))
         self.emit(assign(temp, value, self.line))
         return name(temp)
 
@@ -357,7 +380,7 @@ class Normalizer:
         return node
 
     def operation_BoolOp(self, node):
-        result = self.namer.fresh("either" if isinstance(node.op, gast.Or) else "both")
+        result = self.fresh("either" if isinstance(node.op, gast.Or) else "both")
         self.emit(assign(result, self.operation(node.values[0]), self.line))
         for value in node.values[1:]:
             test = name(result) if isinstance(node.op, gast.And) else gast.UnaryOp(op=gast.Not(), operand=name(result))
@@ -366,10 +389,10 @@ class Normalizer:
         return name(result)
 
     def operation_IfExp(self, node):
-        result = self.namer.fresh("choice")
+        result = self.fresh("choice")
         body = self.block_of(lambda: self.emit(assign(result, self.operation(node.body), self.line)))
         orelse = self.block_of(lambda: self.emit(assign(result, self.operation(node.orelse), self.line)))
-        self.emit(gast.If(test=node.test, body=body, orelse=orelse, lineno=self.line, col_offset=0))
+        self.emit(gast.If(test=self.test(node.test), body=body, orelse=orelse, lineno=self.line, col_offset=0))
         return name(result)
 
     def block_of(self, emit_statements):
@@ -380,13 +403,13 @@ class Normalizer:
 
     def comprehension(self, node, empty, add):
         line = self.line
-        result = self.namer.fresh(_temp_base(node))
+        result = self.fresh(_temp_base(node))
         self.emit(assign(result, empty, line))
         renames = {}
         for generator in node.generators:
             for target in stored_names(generator.target):
                 if target in self.local_names:
-                    renames[target] = self.namer.fresh(target)
+                    renames[target] = self.fresh(target)
         node = renamed(node, renames)
         inner = add(result, node)
         for generator in reversed(node.generators):
@@ -412,6 +435,10 @@ class Normalizer:
             return [gast.Assign(targets=[target], value=comprehension.value, type_comment=None, lineno=self.line, col_offset=0)]
 
         return self.comprehension(node, gast.Dict(keys=[], values=[]), add)
+
+
+def _calls(node):
+    return any(isinstance(n, gast.Call) for n in gast.walk(node))
 
 
 def _root(target):

@@ -110,6 +110,7 @@ def front(function, record=False):
     local_names = set(inputs) | {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     resolution = Resolution(function.__globals__, bindings, local_names)
     node = effects(node, namer, resolution, inputs, lambda callee: written_parameters(callee, resolution))
+    local_names |= {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     texts.update({"effects": source(node)} if record else {})
     return Front(node, origin, namer, free, inputs, resolution, user_names, texts)
 

@@ -236,9 +236,8 @@ class ReverseGenerator:
             if closure not in self.closures:
                 continue
             stored, holders = _closure_uses(self.body, closure, self.captures)
-            function = definition if isinstance(definition, gast.FunctionDef) else definition.value
             position, loops = order[id(definition)]
-            for captured in sorted(captured_names(function) & self.varying):
+            for captured in sorted(self.reached(closure) & self.varying):
                 for change in _changes(self.body, captured):
                     if self.skipped(change):
                         continue
@@ -590,9 +589,27 @@ class ReverseGenerator:
             return self.closure_terms(bar, captured_names(value))
         return []
 
-    def closure_terms(self, bar, captured):
-        """A closure's cotangent has one field per captured variable: each goes to its variable."""
-        return [(name, f"{self.runtime}.component({bar}, {name!r})") for name in sorted(captured & self.active)]
+    def closure_terms(self, bar, captured, seen=()):
+        """A closure's cotangent has one field per captured variable: each goes to its variable (a captured
+        local closure's field, to the variables it captures in turn)."""
+        terms = []
+        for name in sorted(captured):
+            field = f"{self.runtime}.component({bar}, {name!r})"
+            if name in self.closures and name not in seen:
+                terms += self.closure_terms(field, self.captures[name], seen + (name,))
+            elif name in self.active:
+                terms.append((name, field))
+        return terms
+
+    def reached(self, closure, seen=()):
+        """The variables a local closure reads, directly or through the local closures it captures."""
+        found = set()
+        for name in self.captures.get(closure, ()):
+            if name in self.closures and name not in seen:
+                found |= self.reached(name, seen + (closure,))
+            else:
+                found.add(name)
+        return found
 
     def reverse_definition(self, name, node, depth, lines, line, state):
         bar = self.bar(name) if name in self.active else None
@@ -637,7 +654,7 @@ class ReverseGenerator:
         for position, slot in enumerate(slots):
             if position in inactive:
                 names.append("_")
-            elif isinstance(slot, gast.Name) and slot.id in self.closures and self.captures[slot.id] & self.active:
+            elif isinstance(slot, gast.Name) and slot.id in self.closures and self.reached(slot.id) & self.active:
                 part = self.namer.fresh(slot.id + "_bar")
                 names.append(part)
                 pending.extend(self.closure_terms(part, self.captures[slot.id]))
@@ -821,7 +838,6 @@ def _closure_uses(body, closure, captures):
     stored, holders = False, set()
     for node in _simple(body):
         if isinstance(node, gast.FunctionDef):
-            stored |= closure in captured_names(node)
             continue
         value = getattr(node, "value", None)
         if not isinstance(node, (gast.Assign, gast.Expr, gast.Return)) or closure not in loaded_names(node):
@@ -832,7 +848,7 @@ def _closure_uses(body, closure, captures):
             if passed and target is not None:
                 holders.add(target.id)
         elif isinstance(value, gast.Lambda):
-            stored |= closure in captured_names(value)
+            continue
         elif not (isinstance(value, (gast.Attribute, gast.Subscript, gast.Compare)) and target is not None
                   and isinstance(target, gast.Name)):
             stored = True

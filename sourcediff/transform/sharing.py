@@ -67,7 +67,8 @@ class Sharing:
 
     def statement(self, node, fresh, captures=None):
         """Record what a simple statement says about sharing; `fresh(value)` is "fresh" for a value that
-        shares nothing, "new" for a new object that may hold its arguments (a constructor), else None."""
+        shares nothing, "new" for a new object that may hold its arguments (a constructor), "updating" for a method
+        called for its effect (its object may hold the arguments), else None."""
         captures = captures or {}
         if isinstance(node, gast.Assign):
             target, value = node.targets[0], node.value
@@ -103,9 +104,15 @@ class Sharing:
                 related |= captures.get(value.func.id, set()) & self.names
             for name in list(related):
                 related |= captures.get(name, set()) & self.names
-            if related:
+            if fresh(value) == "updating":
+                related -= set(self.local(value.args[0]))
+                if related:
+                    self.same(self.items(value.args[0].id), *sorted(related))
+            elif related:
                 if fresh(value) == "new":
                     self.same(self.items(target), *sorted(related))
+                elif len(related) == 1:
+                    self.same(target, *related)  # one candidate: the value may be that very object
                 else:
                     self.may_be(target, *sorted(related))
 
