@@ -220,8 +220,8 @@ class Resolution:
                 isinstance(o, gast.Constant) and isinstance(o.value, (float, complex)) for o in (node.left, node.right))):
             return True
         if isinstance(node, (gast.Call, gast.BinOp)):
-            if isinstance(node, gast.Call) and any(k.arg == "out" for k in node.keywords):
-                return False
+            if isinstance(node, gast.Call) and any(k.arg in ("out", "copy") for k in node.keywords):
+                return False  # writes into `out`, or may return its argument itself (np.array(x, copy=False))
             function = self.callee(node)
             if function is None:
                 return False

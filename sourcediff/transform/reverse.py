@@ -93,6 +93,8 @@ class ReverseGenerator:
         self.outputs = [self.result] + list(getattr(function, "written", {}).values())
         self.captures = closure_captures(self.body)
         self.closures = _closure_names(self.body, self.captures, self.inputs)
+        self.writing_closures = {d.name if isinstance(d, gast.FunctionDef) else d.targets[0].id for d in _definitions(self.body)
+                                 if _may_write_captured(d if isinstance(d, gast.FunctionDef) else d.value)}
         self.assignments = _assignments(self.body, self.inputs)
         self.synthetic, self.bars, self.stacks, self.sites = {}, {}, {}, {}
         self.tracked, self.initialised = set(), set()
@@ -315,9 +317,18 @@ class ReverseGenerator:
             pullback = self.synthetic_name(value, target + "_pullback")
             lines.add(depth, f"{target}, {pullback} = {self.calling_text(value, site)}", line)
             self.push(pullback, depth, lines, line)
+        elif self.calls_a_writing_closure(value):
+            arguments = "".join(", " + a for a in self.call_arguments(value))
+            lines.add(depth, f"{target} = {self.runtime}.call_for_effect({source(value.func)}{arguments})", line)
         else:
             lines.add(depth, f"{target} = {source(value)}", line)
         self.push(target, depth, lines, line)
+
+    def calls_a_writing_closure(self, value):
+        """A call of a local closure that may change a variable it captures in place: it goes through
+        `runtime.call_for_effect` (which refuses that) even when its value carries no derivative."""
+        return isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.func.id in self.closures \
+            and value.func.id in self.writing_closures
 
     def operation_site(self, value):
         """The `Site` of an assignment's value if it is an operation with a derivative rule or callee."""
@@ -658,6 +669,11 @@ class ReverseGenerator:
                 part = self.namer.fresh(slot.id + "_bar")
                 names.append(part)
                 pending.extend(self.closure_terms(part, self.captures[slot.id]))
+            elif isinstance(slot, gast.Tuple) and any(self.is_active(e) for e in slot.elts):
+                part = self.namer.fresh("index_bar")  # an index tuple written out: its entries get their parts
+                names.append(part)
+                pending.extend((e.id, f"{self.runtime}.component({part}, {k})") for k, e in enumerate(slot.elts)
+                               if self.is_active(e))
             elif not self.is_active(slot):
                 names.append("_")
             elif slot.id != target and self.bar(slot.id) in state.zero and counts[slot.id] == 1:
@@ -808,6 +824,31 @@ def _assignments(body, inputs):
 
     visit(body, False)
     return counts
+
+
+def _may_write_captured(function):
+    """Whether a nested def or lambda may change a variable it captures in place (a write into it, a method
+    called on it, or it passed to a call)."""
+    captured = captured_names(function)
+    body = function.body if isinstance(function.body, list) else [function.body]
+    for node in body:
+        for child in gast.walk(node):
+            target = child.targets[0] if isinstance(child, gast.Assign) else child.target if isinstance(child, gast.AugAssign) \
+                else None
+            while isinstance(target, (gast.Subscript, gast.Attribute)):
+                target = target.value
+            if isinstance(target, gast.Name) and target.id in captured and not isinstance(child.targets[0] if isinstance(
+                    child, gast.Assign) else child.target, gast.Name):
+                return True
+            if isinstance(child, gast.AugAssign) and isinstance(child.target, gast.Name) and child.target.id in captured:
+                return True
+            if isinstance(child, gast.Call):
+                operands = list(child.args) + [k.value for k in child.keywords]
+                if isinstance(child.func, gast.Attribute):
+                    operands.append(child.func.value)
+                if any(isinstance(o, gast.Name) and o.id in captured for o in operands):
+                    return True
+    return False
 
 
 def _closure_names(body, captures, inputs):

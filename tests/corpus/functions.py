@@ -1019,6 +1019,220 @@ def scalar_from_array_item(x):
     return x[0].item() * x[1] + np.sum(x)
 
 
+
+
+# ---------------------------------------------------------------- soundness: root causes of wrong gradients (issue 5)
+# and the minimised programs the fuzzer found while they were being fixed
+
+def loop_carried_accumulation(x):
+    total = 0.0
+    term = 1.0
+    for k in range(4):
+        total = total + term
+        term = term * x
+    return total
+
+
+def closure_reads_at_call_time(x):
+    g = lambda t: x * t
+    x = x * 2.0
+    return g(1.0)
+
+
+def closure_variable_bound_after_def(x):
+    def g(t):
+        return y * t
+
+    y = x * 3.0
+    return g(2.0)
+
+
+def closure_captured_array_changed(v):
+    w = v * 1.0
+    g = lambda t: np.sum(w * t)
+    w[0] = 5.0
+    return g(2.0)
+
+
+def closure_through_closure(x):
+    s = x
+    g = lambda t: s * t
+    s = s * 3.0
+
+    def outer(e):
+        return g(e) + e
+
+    return outer(2.0)
+
+
+def closure_passed_in_a_loop(v, x):
+    total = 0.0
+    for t in v:
+        total = total + _apply(lambda e: e * t + x, x)
+    return total
+
+
+def write_while_an_alias_holds(x):
+    y = x * 1.0
+    z = y
+    y[0] = 5.0
+    return np.sum(z * x)
+
+
+def write_while_a_view_holds(m):
+    m = m * 1.0
+    row = m[0]
+    m[0, 1] = 5.0
+    return np.sum(row * row)
+
+
+def write_through_a_view(m):
+    m = m * 1.0
+    v = m[1, :]
+    v -= 0.5
+    return np.sum(m * m)
+
+
+def write_through_a_transpose(m):
+    t = m.T
+    t[1] *= 0.25
+    return np.sum(m * m)
+
+
+def write_into_a_constant_row(x):
+    m = np.ones((2, 3))
+    m[0] *= x
+    return np.sum(m)
+
+
+def write_slice_of_itself(v):
+    v = v * 1.0
+    v[1:] = v[1:] ** 2
+    return np.sum(v)
+
+
+def write_all_of_itself(v):
+    v = v * 1.0
+    v[:] = v
+    return np.sum(v * v)
+
+
+def list_append_after_reading(x, y):
+    lst = [x]
+    s = lst[-1]
+    lst.append(y)
+    return s * lst[-1]
+
+
+def write_after_a_rule_read_it(y):
+    v = np.ones(3)
+    s = np.sum(y * v)
+    v[0] = 5.0
+    return s + np.sum(v * y)
+
+
+def branch_in_loop_flips(s):
+    y = 1.0
+    for i in range(3):
+        if s > i * 0.5:
+            y = 0.5
+        y = y * s
+    return y
+
+
+def augmented_with_an_alias_on_one_path(x):
+    if x > 5.0:
+        y = x
+    x += 1.0
+    return x * x
+
+
+def recomputed_value_in_a_list(x):
+    x = math.tanh(x)
+    return [x][0]
+
+
+def comprehension_then_augmented_item(x):
+    lst = [t * 2 for t in x]
+    lst[0] *= 3
+    return lst[0] + lst[1]
+
+
+def long_lines_wrapped_by_printers(x):
+    g = lambda t: x * t + x * x * t + math.sin(x) * t * t + math.cos(x) * t * t * t + math.exp(x) * t * t * t * t + x
+
+    def h(t):
+        return x * t + x * x * t + math.sin(x) * t * t + math.cos(x) * t * t * t + math.exp(x) * t * t * t * t + x
+
+    if x * x + math.sin(x) * math.cos(x) + math.exp(x) * math.tanh(x) > 0.0 and x + x * x + x * x * x > -100.0:
+        return g(0.5) + h(0.25)
+    return g(0.5)
+
+
+def unpacking_a_map(x, loc, scale):
+    x, loc, scale = map(np.asarray, (x, loc, scale))
+    return np.sum((x - loc) / scale)
+
+
+def unpacking_zip_and_iterators(xs):
+    firsts, seconds = zip(*[(1.0, t) for t in xs])
+    a, b = (t * 2.0 for t in xs[:2])
+    return seconds[1] * a + b
+
+
+def self_assignment(m):
+    m = m
+    return np.sum(m * m)
+
+
+def attribute_of_a_temporary(m):
+    return np.max(m.T.T) + np.sum(m.T[0])
+
+
+def helper_writing_its_argument(v):
+    w = v * 1.0
+    _fill(w, v[0] * 3.0)
+    return np.sum(w * w)
+
+
+def _fill(buf, value):
+    buf[1] = value
+
+
+def if_test_calling_a_writing_helper(v):
+    w = v * 1.0
+    t = 1.0 if _fill(w, v[0]) is None else 0.0
+    return np.sum(w) * t
+
+
+class _Scaled:
+    def __init__(self, weight):
+        self.weight = weight
+        self.history = []
+
+    def step(self, x):
+        self.weight = self.weight * x
+        self.history.append(self.weight)
+        return self.weight * 2.0
+
+
+def method_changing_its_object_result_used(x, w):
+    model = _Scaled(w)
+    first = model.step(x)
+    second = model.step(x)
+    return first + second + model.weight + sum(model.history)
+
+
+def recursion_deeper_than_the_default_limit_allows(x):
+    return _deep(x, 300)
+
+
+def _deep(x, n):
+    if n == 0:
+        return x
+    return _deep(x * 0.999 + 0.001, n - 1)
+
+
 CORPUS = [
     Case(scalar_poly, (0.7, -1.3)),
     Case(scalar_division_chain, (1.2, 0.8)),
@@ -1154,4 +1368,33 @@ CORPUS = [
     Case(astype_and_constants, (_sym(3),)),
     Case(float_conversions, (_sym(3),)),
     Case(scalar_from_array_item, (_sym(3),)),
+    Case(loop_carried_accumulation, (0.5,)),
+    Case(closure_reads_at_call_time, (1.5,)),
+    Case(closure_variable_bound_after_def, (0.7,)),
+    Case(closure_captured_array_changed, (_sym(3),)),
+    Case(closure_through_closure, (0.8,)),
+    Case(closure_passed_in_a_loop, (_sym(3), 0.6)),
+    Case(write_while_an_alias_holds, (_sym(3),)),
+    Case(write_while_a_view_holds, (_mat(2, 3),)),
+    Case(write_through_a_view, (_mat(2, 3),)),
+    Case(write_through_a_transpose, (_mat(2, 3),)),
+    Case(write_into_a_constant_row, (0.7,)),
+    Case(write_slice_of_itself, (_sym(3),)),
+    Case(write_all_of_itself, (_sym(2),)),
+    Case(list_append_after_reading, (0.9, 1.7)),
+    Case(write_after_a_rule_read_it, (_sym(3),)),
+    Case(branch_in_loop_flips, (1.3,)),
+    Case(branch_in_loop_flips, (0.3,)),
+    Case(augmented_with_an_alias_on_one_path, (1.0,)),
+    Case(recomputed_value_in_a_list, (0.3,)),
+    Case(comprehension_then_augmented_item, ([1.0, 2.0],)),
+    Case(long_lines_wrapped_by_printers, (0.3,)),
+    Case(unpacking_a_map, (_sym(3), _sym(3), _vec(3))),
+    Case(unpacking_zip_and_iterators, ([0.5, -1.5, 2.0],)),
+    Case(self_assignment, (_mat(2, 2),)),
+    Case(attribute_of_a_temporary, (_mat(2, 3),)),
+    Case(helper_writing_its_argument, (_sym(3),)),
+    Case(if_test_calling_a_writing_helper, (_sym(3),)),
+    Case(method_changing_its_object_result_used, (0.9, 1.2)),
+    Case(recursion_deeper_than_the_default_limit_allows, (0.4,)),
 ]
