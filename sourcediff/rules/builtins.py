@@ -11,64 +11,41 @@ import operator
 
 import numpy as np
 
-from ..errors import RuleError
-from .differentials import NO_FIELDS, ZERO, Tangent, accumulate, extern, is_zero
+from .containers import regroup
+from .differentials import NO_FIELDS, ZERO, accumulate, extern, is_zero
+from .numpy_elementwise import absolute_partial
 from .operators import POSITIVE, power_base_partial, xlogy
 from .projection import project, unbroadcast
 from .registry import Sample, non_differentiable, register_frule, register_rrule, scalar_rule
 
 
 def items_of(xs):
-    """The items of an iterable argument: a list, tuple or array itself, anything else as a list."""
+    """The items of an iterable argument: a list, tuple or array itself, anything else (a dict view, a zip) as a list."""
     return xs if isinstance(xs, (list, tuple, np.ndarray)) else list(xs)
 
 
-def _can_carry_gradient(item):
-    if isinstance(item, np.ndarray):
-        return item.dtype.kind in "fc"
-    return not isinstance(item, (int, str, bytes, np.integer, np.bool_))
-
-
 def cotangent_like(xs, items, item_bars, name):
-    """The cotangent of the iterable argument `xs` of `name`, from one cotangent per item.
+    """The cotangent of the iterable argument `xs` of `name`, from one cotangent per item (see `regroup`).
 
-    A generator, set or dict view cannot receive a gradient; if one should, this says so.
+    A dict view gets a list, which the view's rule maps back onto its dict; a generator or a set
+    cannot receive a gradient, and if one should, this says so.
 
         >>> cotangent_like((1.0, 2.0), (1.0, 2.0), [ZERO, 3.0], "max")
         (Zero(), 3.0)
+        >>> cotangent_like({"a": 1.0}.values(), [1.0], [2.0], "sum")
+        [2.0]
     """
-    if isinstance(xs, np.ndarray):
-        if all(is_zero(bar) for bar in item_bars):
-            return ZERO
-        xs_bar = np.zeros(xs.shape, dtype=xs.dtype if xs.dtype.kind in "fc" else float)
-        for index, bar in enumerate(item_bars):
-            if not is_zero(bar):
-                xs_bar[index] = bar
-        return project(xs, xs_bar)
-    if isinstance(xs, tuple) and hasattr(xs, "_fields"):
-        return Tangent(type(xs), **dict(zip(xs._fields, item_bars)))
-    if isinstance(xs, (list, tuple)):
-        return list(item_bars) if isinstance(xs, list) else tuple(item_bars)
-    if any(not is_zero(bar) and _can_carry_gradient(item) for item, bar in zip(items, item_bars)):
-        raise RuleError(
-            f"{name}() was given a {type(xs).__name__}, which cannot receive a gradient",
-            hint=f"pass a list, tuple or array instead, e.g. {name}([...]) rather than {name}(... for ...)",
-        )
-    return ZERO
+    return regroup(xs, item_bars, items, name)
 
 
 def item_tangent(xs, xs_dot, index):
-    """The tangent of item `index` of the iterable argument `xs`, given the tangent of `xs`."""
-    if is_zero(xs_dot):
-        return ZERO
-    if isinstance(xs_dot, Tangent):
-        return getattr(xs_dot, xs._fields[index])
-    return xs_dot[index]
+    """The tangent of item `index` of the iterable argument `xs`, given the tangent of `xs` (a namedtuple's `Tangent` too)."""
+    return ZERO if is_zero(xs_dot) else xs_dot[index]
 
 
 _holomorphic_abs_frule = scalar_rule(
     builtins.abs,
-    lambda x, y: np.conj(x) / y if np.iscomplexobj(x) else np.sign(x),
+    absolute_partial,
     samples=[Sample((1.3,)), Sample((-0.7,)), Sample((1.2 - 0.5j,)), Sample((np.array([1.0, -2.0, 0.5]),)),
              Sample((np.array([1.0 + 1.0j, -0.5 + 2.0j]),))],
 ).frule

@@ -191,11 +191,17 @@ _UNSET = object()
 class Tangent:
     """Structural differential of an object: one entry per field, read by attribute.
 
-    Fields that are absent are zero. `primal_type` records what the tangent belongs to.
+    Fields that are absent are zero. `primal_type` records what the tangent belongs to. The
+    tangent of a namedtuple is also read by position, as the namedtuple is: indexing, slicing
+    (a tuple), `len`, iteration and unpacking go through its fields in order.
 
         >>> t = Tangent(x=1.0) + Tangent(x=2.0, y=3.0)
         >>> t.x, t.y
         (3.0, 3.0)
+        >>> from collections import namedtuple
+        >>> x_bar, y_bar = Tangent(namedtuple("Point", "x y"), y=2.0)
+        >>> x_bar, y_bar
+        (Zero(), 2.0)
     """
 
     __slots__ = ("primal_type", "fields")
@@ -214,6 +220,26 @@ class Tangent:
 
     def replace(self, **changes):
         return Tangent(self.primal_type, **{**self.fields, **changes})
+
+    def _entries(self):
+        """The entries in field order, for a namedtuple's tangent; a TypeError for any other."""
+        names = getattr(self.primal_type, "_fields", None)
+        if not isinstance(self.primal_type, type) or not issubclass(self.primal_type, tuple) or names is None:
+            raise TypeError(f"the tangent of {getattr(self.primal_type, '__name__', 'an object')} has no positions")
+        return [self.fields.get(name, ZERO) for name in names]
+
+    def __getitem__(self, index):
+        entries = self._entries()
+        return tuple(entries[index]) if isinstance(index, slice) else entries[index]
+
+    def __len__(self):
+        return len(self._entries())
+
+    def __iter__(self):
+        return iter(self._entries())
+
+    def __bool__(self):
+        return True
 
     def __repr__(self):
         name = getattr(self.primal_type, "__name__", None)

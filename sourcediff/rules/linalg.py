@@ -2,7 +2,8 @@
 
 Every rule works on stacks of matrices (the last two axes) and follows the conjugating
 convention x̄ = conj(J)ᵀ ȳ, so for complex matrices transposes become conjugate transposes
-(`conj_transpose`).
+(`conj_transpose`). At a point where a norm is 0 (the zero vector), where it has no derivative,
+its rules use the subgradient 0, for every `ord` and `axis`.
 
 Cholesky: `np.linalg.cholesky(a)` reads only the lower triangle of `a` (the upper one with
 `upper=True`) and never checks symmetry. Its rules are the exact derivatives of that function:
@@ -17,9 +18,10 @@ import numpy as np
 
 from .differentials import NO_FIELDS, ZERO, Tangent, Thunk, accumulate, extern, is_zero
 from .numpy_products import conj_transpose
+from .numpy_reductions import divide_or_zero
 from .linear import draw, seeded_pullback
 from .projection import project
-from .registry import Sample, conj, register_frule, register_rrule
+from .registry import Sample, conj, fresh, register_frule, register_rrule
 
 
 def _trace(m):
@@ -281,8 +283,7 @@ def _norm_axes(x, ord, axis):
 
 def _phase(x):
     """x/|x|, and 0 where x = 0 (the sign of a real x)."""
-    size = np.abs(x)
-    return np.where(size == 0, 0, x / np.where(size == 0, 1, size))
+    return divide_or_zero(x, np.abs(x))
 
 
 def _vector_norm_gradient(x, y, ord, axes):
@@ -296,8 +297,7 @@ def _vector_norm_gradient(x, y, ord, axes):
     if ord == 0:
         return np.zeros_like(x)
     p = 2 if ord in (None, "fro") else ord
-    ratio = np.abs(x) / np.where(y == 0, 1, y)
-    return np.where(y == 0, 0, _phase(x) * ratio ** (p - 1))
+    return _phase(x) * (np.abs(x) / y) ** (p - 1)
 
 
 def _matrix_norm_gradient(x, y, ord):
@@ -315,14 +315,20 @@ def _matrix_norm_gradient(x, y, ord):
 
 
 def _norm_gradient(x, ord, axis):
-    """G, the cotangent of `x` for the seed 1 (shaped like `x`), and the axes the norm reduces."""
+    """G, the cotangent of `x` for the seed 1 (shaped like `x`), and the axes the norm reduces.
+
+    Where the norm is 0 (at the zero vector or matrix, say), it is not differentiable: G is 0
+    there, a subgradient (the norm is at its minimum), whatever `ord` and `axis`.
+    """
     x = np.asarray(x)
     axes, matrix = _norm_axes(x, ord, axis)
     y = np.linalg.norm(x, ord=ord, axis=axis, keepdims=True)
     if matrix:
-        moved = np.moveaxis(_matrix_norm_gradient(np.moveaxis(x, axes, (-2, -1)), np.moveaxis(y, axes, (-2, -1)), ord), (-2, -1), axes)
-        return moved, axes
-    return _vector_norm_gradient(x, y, ord, axes), axes
+        gradient = np.moveaxis(_matrix_norm_gradient(np.moveaxis(x, axes, (-2, -1)), np.moveaxis(y, axes, (-2, -1)), ord), (-2, -1), axes)
+    else:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gradient = _vector_norm_gradient(x, y, ord, axes)
+    return np.where(y == 0, 0, gradient), axes
 
 
 def _norm_options(x, ord=None, axis=None, keepdims=False):
@@ -369,3 +375,8 @@ def norm_frule(x, *args, **kwargs):
         return np.real(np.sum(np.conj(gradient) * extern(x_dot), axis=axes, keepdims=keepdims))
 
     return y, norm_pushforward
+
+
+# Results that share no mutable object with the arguments; the products' rules are in numpy_products.
+fresh(np.linalg.inv, np.linalg.solve, np.linalg.det, np.linalg.slogdet, np.linalg.cholesky, np.linalg.norm,
+      np.dot, np.ndarray.dot, np.inner, np.outer, np.kron, np.vdot, np.trace, np.ndarray.trace)

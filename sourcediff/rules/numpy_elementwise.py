@@ -1,9 +1,10 @@
-"""Rules for NumPy's elementwise functions: ufuncs, `np.where` and `np.clip`.
+"""Rules for NumPy's elementwise functions: ufuncs, `np.where` and `np.clip`, and the constructors
+whose values depend on their arguments: `np.full`, `np.full_like`, `np.linspace`, `np.arange`.
 
 Each ufunc is one `scalar_rule` row of partial derivatives (functions of the inputs and the output
-`y`, for scalars and arrays alike). `maximum`/`minimum` give a tie to their first argument.
-Rounding, comparisons, predicates, index functions and array constructors are declared
-non-differentiable.
+`y`, for scalars and arrays alike). `maximum`/`minimum` give a tie to their first argument, and
+`hypot` the subgradient 0 at (0, 0). Rounding, comparisons, predicates, index functions and the
+other array constructors (`np.zeros`, `np.ones_like`, `np.eye`, ...) are declared non-differentiable.
 
     >>> import numpy as np
     >>> from sourcediff.rules.registry import rrule
@@ -15,9 +16,12 @@ non-differentiable.
 import numpy as np
 
 from .differentials import NO_FIELDS, ZERO, Thunk, extern, is_zero
+from .linear import draw, project_tree, seeded_pullback
+from .numpy_reductions import divide_or_zero
+from .numpy_shapes import array_adjoint, cast_tangent
 from .operators import POSITIVE, power_base_partial, xlogy
-from .projection import project
-from .registry import RULES, Sample, non_differentiable, register_frule, register_rrule, scalar_rule
+from .projection import project, unbroadcast
+from .registry import RULES, Sample, fresh, non_differentiable, register_frule, register_rrule, scalar_rule
 
 UNIT = (-0.9, 0.9)
 LN2, LN10 = np.log(2.0), np.log(10.0)
@@ -88,7 +92,7 @@ scalar_rule(np.float_power, power_base_partial, lambda x, p, y: xlogy(y, x), dom
 scalar_rule(np.maximum, lambda a, b, y: 1.0 * (a >= b), lambda a, b, y: 1.0 * (a < b))
 scalar_rule(np.minimum, lambda a, b, y: 1.0 * (a <= b), lambda a, b, y: 1.0 * (a > b))
 scalar_rule(np.arctan2, lambda a, b, y: b / (a**2 + b**2), lambda a, b, y: -a / (a**2 + b**2), domain=[UNIT, POSITIVE])
-scalar_rule(np.hypot, lambda a, b, y: a / y, lambda a, b, y: b / y)
+scalar_rule(np.hypot, lambda a, b, y: divide_or_zero(a, y), lambda a, b, y: divide_or_zero(b, y))  # 0 at (0, 0), a subgradient
 scalar_rule(np.logaddexp, lambda a, b, y: np.exp(a - y), lambda a, b, y: np.exp(b - y))
 scalar_rule(np.logaddexp2, lambda a, b, y: np.exp2(a - y), lambda a, b, y: np.exp2(b - y))
 
@@ -226,11 +230,178 @@ def clip_frule(x, *bounds, **kwargs):
     return y, clip_pushforward
 
 
+# Constructors whose values depend on their arguments: np.full and np.full_like are linear in the fill
+# value, np.linspace in start and stop, np.arange in start and step (its stop only sets the length).
+# Arguments given by keyword carry no derivative, as for every rule.
+
+def broadcast_adjoint(value, y_bar):
+    """The cotangent of `value` (a number, array or list) broadcast and cast into an output whose cotangent is `y_bar`."""
+    return project_tree(value, array_adjoint(unbroadcast(np.asarray(y_bar), np.shape(value)), value))
+
+
+def carries_derivative(y):
+    """False for an integer or boolean result, which has no derivative."""
+    return np.asarray(y).dtype.kind in "fc"
+
+
+def _fill_rules(f, samples):
+    """Register `f(shape or array, fill_value, ...)`, whose value is `fill_value` broadcast to a shape and cast."""
+    name = f.__name__
+
+    @register_rrule(f, samples=samples)
+    def fill_rrule(*args, **kwargs):
+        y = f(*args, **kwargs)
+
+        @seeded_pullback(len(args))
+        def fill_pullback(y_bar):
+            bars = [ZERO] * len(args)
+            if len(args) > 1 and carries_derivative(y):
+                bars[1] = broadcast_adjoint(args[1], y_bar)
+            return (NO_FIELDS, *bars)
+
+        fill_pullback.__name__ = f"{name}_pullback"
+        return y, fill_pullback
+
+    @register_frule(f)
+    def fill_frule(*args, **kwargs):
+        y = f(*args, **kwargs)
+
+        def fill_pushforward(self_dot, *arg_dots):
+            if len(arg_dots) < 2 or is_zero(arg_dots[1]) or not carries_derivative(y):
+                return ZERO
+            return cast_tangent(np.broadcast_to(extern(arg_dots[1]), y.shape), y.dtype)
+
+        fill_pushforward.__name__ = f"{name}_pushforward"
+        return y, fill_pushforward
+
+
+_fill_rules(np.full, [Sample(((2, 3), 1.5)), Sample(((2, 3), np.array([0.5, -1.0, 2.0]))), Sample((3, [1.5, 2.5, -0.5])),
+                      Sample(((2, 2), 0.5 - 1.0j)), Sample(((2, 3), np.array([[0.5], [1.5]]), complex)), Sample(((2,), 1.5, int))])
+_fill_rules(np.full_like, [Sample((np.zeros((2, 3)), 1.5)), Sample((np.zeros((2, 3), np.float32), np.array([0.5, -1.0, 2.0]))),
+                           Sample((np.zeros(2, complex), 0.5 - 1.0j)), Sample((np.arange(3), 1.5)),
+                           Sample((np.zeros(3), 1.5 + 2.0j, complex))])
+
+LINSPACE_PARAMETERS = ("start", "stop", "num", "endpoint", "retstep", "dtype", "axis")
+
+
+def linspace_terms(args, kwargs):
+    """`(t, divisor, retstep, axis)` of a call to np.linspace: its samples are y_i = (1 − t_i)·start + t_i·stop
+    with t_i = i/divisor (0 when the divisor is 0, as for one sample), and its step (stop − start)/divisor."""
+    given = {"num": 50, "endpoint": True, "retstep": False, "axis": 0, **dict(zip(LINSPACE_PARAMETERS, args)), **kwargs}
+    num = given["num"]
+    divisor = num - 1 if given["endpoint"] else num
+    return (np.arange(num) / divisor if divisor > 0 else np.zeros(num)), divisor, given["retstep"], given["axis"]
+
+
+def linspace_samples():
+    start, stop = draw(3, 50), draw(3, 51)
+    return [Sample((0.5, 2.5, 5)), Sample((0.5, 2.5), {"num": 4, "endpoint": False}), Sample((start, stop, 4)),
+            Sample((1.5, stop, 3), {"axis": -1}), Sample((start, draw((2, 1), 52), 3, True, True)), Sample((-0.5, 1.5, 1)),
+            Sample((0.5, 2.5, 3, False, True)), Sample((0.5 + 1.0j, -1.5, 4)), Sample((start.astype(np.float32), 2.5, 3)),
+            Sample((0.5, 7.5, 4), {"dtype": int})]
+
+
+@register_rrule(np.linspace, samples=linspace_samples)
+def linspace_rrule(*args, **kwargs):
+    """start gets Σ (1 − t_i)·ȳ_i and stop Σ t_i·ȳ_i (along `axis`), plus ∓ the step's cotangent over the divisor."""
+    y = np.linspace(*args, **kwargs)
+    t, divisor, retstep, axis = linspace_terms(args, kwargs)
+    samples = y[0] if retstep else y
+
+    @seeded_pullback(len(args))
+    def linspace_pullback(y_bar):
+        samples_bar, step_bar = y_bar if retstep else (y_bar, ZERO)
+        if len(args) < 2 or not carries_derivative(samples) or (is_zero(samples_bar) and is_zero(step_bar)):
+            return (NO_FIELDS,) + (ZERO,) * len(args)
+        along = np.zeros(samples.shape) if is_zero(samples_bar) else np.moveaxis(np.asarray(samples_bar), axis, 0)
+        start_bar, stop_bar = np.tensordot(1 - t, along, 1), np.tensordot(t, along, 1)
+        if not is_zero(step_bar) and divisor > 0:
+            start_bar, stop_bar = start_bar - step_bar / divisor, stop_bar + step_bar / divisor
+        return (NO_FIELDS, broadcast_adjoint(args[0], start_bar), broadcast_adjoint(args[1], stop_bar)) + (ZERO,) * (len(args) - 2)
+
+    return y, linspace_pullback
+
+
+@register_frule(np.linspace)
+def linspace_frule(*args, **kwargs):
+    y = np.linspace(*args, **kwargs)
+    t, divisor, retstep, axis = linspace_terms(args, kwargs)
+    samples = y[0] if retstep else y
+
+    def linspace_pushforward(self_dot, *arg_dots):
+        bound_dots = arg_dots[:2]
+        if len(bound_dots) < 2 or all(is_zero(d) for d in bound_dots) or not carries_derivative(samples):
+            return ZERO
+        start_dot, stop_dot = (np.asarray(tangent_or_zeros(d, bound)) for d, bound in zip(bound_dots, args))
+        shape = np.broadcast_shapes(np.shape(args[0]), np.shape(args[1]))
+        t_column = t.reshape((-1,) + (1,) * len(shape))
+        along = np.broadcast_to((1 - t_column) * start_dot + t_column * stop_dot, t.shape + shape)
+        samples_dot = cast_tangent(np.moveaxis(along, 0, axis), samples.dtype)
+        if not retstep:
+            return samples_dot
+        return samples_dot, ((stop_dot - start_dot) / divisor if divisor > 0 else ZERO)
+
+    return y, linspace_pushforward
+
+
+def arange_parts(args):
+    """`(start, step)` of np.arange(*args), None where not given by position (np.arange(stop) has neither)."""
+    if len(args) < 2:
+        return None, None
+    return args[0], (args[2] if len(args) > 2 else None)
+
+
+ARANGE_SAMPLES = [Sample((0.5, 3.7, 0.6)), Sample((0.5, 3.0)), Sample((-1.0, 2.0, 0.7)), Sample((2.5, -1.0, -0.8)),
+                  Sample((3.5,)), Sample((np.float32(0.5), 2.1, 0.25)), Sample((0.5, 3.0, 0.5, int))]
+
+
+@register_rrule(np.arange, samples=ARANGE_SAMPLES)
+def arange_rrule(*args, **kwargs):
+    """y_i = start + i·step: start gets Σ ȳ_i and step Σ i·ȳ_i; stop, which only sets the length, gets none."""
+    y = np.arange(*args, **kwargs)
+    start, step = arange_parts(args)
+
+    @seeded_pullback(len(args))
+    def arange_pullback(y_bar):
+        if start is None or not carries_derivative(y):
+            return (NO_FIELDS,) + (ZERO,) * len(args)
+        y_bar = np.asarray(y_bar)
+        bars = [project(start, np.sum(y_bar)), ZERO]
+        if step is not None:
+            bars.append(project(step, np.sum(np.arange(y.size) * y_bar)))
+        return (NO_FIELDS, *bars) + (ZERO,) * (len(args) - len(bars))
+
+    return y, arange_pullback
+
+
+@register_frule(np.arange)
+def arange_frule(*args, **kwargs):
+    y = np.arange(*args, **kwargs)
+    start, step = arange_parts(args)
+
+    def arange_pushforward(self_dot, *arg_dots):
+        if start is None or not carries_derivative(y):
+            return ZERO
+        start_dot, step_dot = arg_dots[0], (arg_dots[2] if step is not None else ZERO)
+        if is_zero(start_dot) and is_zero(step_dot):
+            return ZERO
+        steps = np.arange(y.size) * (tangent_or_zeros(step_dot, step) if step is not None else 0.0)
+        return cast_tangent(np.broadcast_to(tangent_or_zeros(start_dot, start) + steps, y.shape), y.dtype)
+
+    return y, arange_pushforward
+
+
 non_differentiable(
     np.sign, np.floor, np.ceil, np.round, np.around, np.trunc, np.rint, np.floor_divide,
     np.greater, np.less, np.equal, np.not_equal, np.greater_equal, np.less_equal,
     np.logical_and, np.logical_or, np.logical_not, np.logical_xor, np.isnan, np.isinf, np.isfinite,
     np.argmax, np.argmin, np.argsort, np.nonzero, np.count_nonzero, np.shape, np.ndim, np.size,
-    np.zeros, np.ones, np.empty, np.full, np.arange, np.linspace, np.eye, np.identity,
-    np.zeros_like, np.ones_like, np.empty_like, np.full_like,
+    np.zeros, np.ones, np.empty, np.eye, np.identity, np.zeros_like, np.ones_like, np.empty_like,
+)
+
+# Results that share no mutable object with the arguments (ufuncs are known to make new arrays).
+fresh(
+    np.sinc, np.where, np.clip, np.full, np.full_like, np.linspace, np.arange, np.round, np.around,
+    np.argmax, np.argmin, np.argsort, np.nonzero, np.count_nonzero,
+    np.zeros, np.ones, np.empty, np.eye, np.identity, np.zeros_like, np.ones_like, np.empty_like,
 )

@@ -5,7 +5,10 @@
 int or a tuple, by position or keyword, with `keepdims`; `ddof` for var and std. `out=` and
 `where=` have no rule. At a tie, max and min share the cotangent evenly among the tied entries
 (the pushforward uses the same weights, so both modes stay adjoint). `prod` multiplies the other
-entries rather than dividing by one, so it is exact where entries are zero.
+entries rather than dividing by one, so it is exact where entries are zero. Where the entries are
+all equal (one entry, say), std is 0 and not differentiable (a kink, like a norm at 0): its rules
+give 0 there, the smallest subgradient, and so do var's for entries that equal the mean when
+NumPy's divisor `n - ddof` is 0.
 
     >>> import numpy as np
     >>> from sourcediff.rules.registry import rrule
@@ -20,7 +23,7 @@ import numpy as np
 from ..errors import RuleError
 from .differentials import NO_FIELDS, ZERO, extern, is_zero
 from .projection import project
-from .registry import Sample, register_frule, register_rrule
+from .registry import Sample, fresh, register_frule, register_rrule
 
 # The parameters NumPy takes by position after the array.
 SUM_PARAMETERS = ("axis", "dtype", "out", "keepdims", "initial", "where")
@@ -226,11 +229,17 @@ def min_frule(x, *args, **kwargs):
     return extremum_frule(np.min, x, args, kwargs)
 
 
+def divide_or_zero(numerator, denominator):
+    """numerator / denominator, and 0 where the numerator is 0 (even where the denominator is 0 too)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(np.equal(numerator, 0), 0, np.divide(numerator, denominator))
+
+
 def deviations(x, args, kwargs):
-    """`(axes, keepdims, x − mean, degrees of freedom)` of a call to var or std."""
+    """`(axes, keepdims, x − mean, divisor)` of a call to var or std; the divisor is NumPy's max(n − ddof, 0)."""
     given, axes, keepdims = reduction(VAR_PARAMETERS, x, args, kwargs)
     centered = x - np.mean(x, axis=axes, keepdims=True)
-    return axes, keepdims, centered, count(x, axes) - given.get("ddof", given.get("correction", 0))
+    return axes, keepdims, centered, max(count(x, axes) - given.get("ddof", given.get("correction", 0)), 0)
 
 
 def variance_samples(seed):
@@ -241,12 +250,12 @@ def variance_samples(seed):
 @register_rrule(np.ndarray.var, samples=variance_samples(26))
 def var_rrule(x, *args, **kwargs):
     y = np.var(x, *args, **kwargs)
-    axes, keepdims, centered, dof = deviations(x, args, kwargs)
+    axes, keepdims, centered, divisor = deviations(x, args, kwargs)
 
     def var_pullback(y_bar):
         if is_zero(y_bar):
             return cotangents(x, ZERO, args)
-        return cotangents(x, centered * spread(extern(y_bar), x, axes, keepdims) * (2 / dof), args)
+        return cotangents(x, divide_or_zero(2 * centered * spread(extern(y_bar), x, axes, keepdims), divisor), args)
 
     return y, var_pullback
 
@@ -255,12 +264,12 @@ def var_rrule(x, *args, **kwargs):
 @register_frule(np.ndarray.var)
 def var_frule(x, *args, **kwargs):
     y = np.var(x, *args, **kwargs)
-    axes, keepdims, centered, dof = deviations(x, args, kwargs)
+    axes, keepdims, centered, divisor = deviations(x, args, kwargs)
 
     def var_pushforward(self_dot, x_dot, *option_dots):
         if is_zero(x_dot):
             return ZERO
-        return np.sum(np.real(np.conj(centered) * extern(x_dot)), axis=axes, keepdims=keepdims) * (2 / dof)
+        return divide_or_zero(2 * np.sum(np.real(np.conj(centered) * extern(x_dot)), axis=axes, keepdims=keepdims), divisor)
 
     return y, var_pushforward
 
@@ -269,12 +278,13 @@ def var_frule(x, *args, **kwargs):
 @register_rrule(np.ndarray.std, samples=variance_samples(28))
 def std_rrule(x, *args, **kwargs):
     y = np.std(x, *args, **kwargs)
-    axes, keepdims, centered, dof = deviations(x, args, kwargs)
+    axes, keepdims, centered, divisor = deviations(x, args, kwargs)
 
     def std_pullback(y_bar):
         if is_zero(y_bar):
             return cotangents(x, ZERO, args)
-        return cotangents(x, centered * spread(extern(y_bar) / y, x, axes, keepdims) / dof, args)
+        numerator = centered * spread(extern(y_bar), x, axes, keepdims)
+        return cotangents(x, divide_or_zero(numerator, divisor * spread(y, x, axes, keepdims)), args)
 
     return y, std_pullback
 
@@ -283,12 +293,12 @@ def std_rrule(x, *args, **kwargs):
 @register_frule(np.ndarray.std)
 def std_frule(x, *args, **kwargs):
     y = np.std(x, *args, **kwargs)
-    axes, keepdims, centered, dof = deviations(x, args, kwargs)
+    axes, keepdims, centered, divisor = deviations(x, args, kwargs)
 
     def std_pushforward(self_dot, x_dot, *option_dots):
         if is_zero(x_dot):
             return ZERO
-        return np.sum(np.real(np.conj(centered) * extern(x_dot)), axis=axes, keepdims=keepdims) / (dof * y)
+        return divide_or_zero(np.sum(np.real(np.conj(centered) * extern(x_dot)), axis=axes, keepdims=keepdims), divisor * y)
 
     return y, std_pushforward
 
@@ -326,3 +336,7 @@ def cumsum_frule(x, *args, **kwargs):
         return ZERO if is_zero(x_dot) else np.cumsum(extern(x_dot), axis=axis)
 
     return y, cumsum_pushforward
+
+
+fresh(np.sum, np.ndarray.sum, np.mean, np.ndarray.mean, np.prod, np.ndarray.prod, np.max, np.amax, np.ndarray.max,
+      np.min, np.amin, np.ndarray.min, np.var, np.ndarray.var, np.std, np.ndarray.std, np.cumsum, np.ndarray.cumsum)

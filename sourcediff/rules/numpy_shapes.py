@@ -7,14 +7,26 @@ methods reuse the same adjoints (the transformer calls `x.reshape(2, 3)` as
 `np.ndarray.reshape(x, 2, 3)`), and `ARRAY_PROPERTIES` maps the attribute reads `x.T`, `x.real`
 and `x.imag` to plain functions that carry rules.
 
+`np.r_[...]` and `np.c_[...]` (one method, `AxisConcatenator.__getitem__`) only move entries around,
+in ways their directives decide: `rearranging_rule` finds where each output entry comes from by
+running the call once more on integer ids in place of the float inputs.
+
 Integer and boolean results (index arrays, masks) carry no derivative in any of these rules.
+
+    >>> from sourcediff.rules.registry import rrule
+    >>> y, r_pullback = rrule(CONCATENATOR_GETITEM, np.r_, (np.array([1.0, 2.0]), 3.0, slice(0, 2)))
+    >>> y
+    array([1., 2., 3., 0., 1.])
+    >>> r_pullback(np.array([1.0, 2.0, 3.0, 4.0, 5.0]))
+    (NO_FIELDS, Zero(), (array([1., 2.]), 3.0, Zero()))
 """
 import numpy as np
 
+from ..errors import RuleError
 from .differentials import NO_FIELDS, ZERO, extern, is_zero
 from .projection import project
-from .linear import draw, linear_rule, seeded_pullback
-from .registry import Sample, register_frule, register_rrule
+from .linear import draw, linear_rule, project_tree, seeded_pullback
+from .registry import Sample, fresh, register_frule, register_rrule
 
 
 # Adjoints. Each takes the seed, then the arguments of the function it transposes.
@@ -289,3 +301,191 @@ def sort_frule(a, *args, **kwargs):
         return np.take_along_axis(_as_sorted(extern(a_dot), axis), order, along)
 
     return np.take_along_axis(_as_sorted(a, axis), order, along), sort_pushforward
+
+
+# Functions that only move, repeat and cast entries: np.r_[...] and np.c_[...] here, the functional
+# forms of np.put, np.copyto and the like in numpy_mutators. Running such a function once more, with
+# integer ids in place of its float inputs, tells which input entry each output entry is (-1: none);
+# the pullback adds the output's cotangent back onto those entries, the pushforward gathers them.
+
+def _kind(value):
+    """The dtype kind of an array, or of a (nested) list or tuple as an array; '' for anything else."""
+    if not isinstance(value, (np.ndarray, list, tuple)):
+        return ""
+    try:
+        return np.asarray(value).dtype.kind
+    except ValueError:
+        return ""
+
+
+def is_traceable_input(value):
+    """Whether `value` is a float or complex number or array, or a (nested) list or tuple of them."""
+    return isinstance(value, (float, complex, np.floating, np.complexfloating)) or _kind(value) in ("f", "c")
+
+
+def constant_stand_in(value):
+    """What a value that carries no derivative becomes in the run on ids: -1 for a number, -1s for an
+    integer or boolean array (or list), anything else (text, None, options) itself."""
+    if isinstance(value, (bool, int, np.bool_, np.integer)):
+        return -1
+    if _kind(value) in ("b", "i", "u"):
+        return np.full(np.shape(value), -1)
+    return value
+
+
+def _numbered(value, offset):
+    """`value`'s entries numbered from `offset`: a Python int for a Python number, keeping scalars scalars."""
+    if isinstance(value, (float, complex)):
+        return offset
+    if isinstance(value, np.generic):
+        return np.intp(offset)
+    return np.arange(offset, offset + np.size(value)).reshape(np.shape(value))
+
+
+def _at(tree, path):
+    """The entry of nested tuples `tree` at `path` (a tuple of positions); a zero's entries are zeros."""
+    for position in path:
+        tree = tree[position]
+    return tree
+
+
+def _replaced(tree, path, value):
+    """Nested tuples `tree` with the entry at `path` replaced by `value`."""
+    entries = list(tree)
+    entries[path[0]] = _replaced(tree[path[0]], path[1:], value) if len(path) > 1 else value
+    return tuple(entries)
+
+
+def _placed(bars, primals, path, bar):
+    """The cotangents `bars` of the tuple `primals` with `bar` at `path`; a zero there becomes a tuple of zeros."""
+    entries = [ZERO] * len(primals) if is_zero(bars) else list(bars)
+    entries[path[0]] = _placed(entries[path[0]], primals[path[0]], path[1:], bar) if len(path) > 1 else bar
+    return tuple(entries)
+
+
+def _flat_tangent(value, dot):
+    """The tangent of a traced input as a flat array in the input's entry order (zeros for `Zero()` parts)."""
+    dot = extern(dot)
+    if is_zero(dot):
+        return np.zeros(np.size(value))
+    if isinstance(value, (list, tuple)):
+        return np.concatenate([_flat_tangent(v, d) for v, d in zip(value, dot)] + [np.zeros(0)])
+    return np.ravel(dot)
+
+
+class EntryTrace:
+    """Which input entry each entry of `f(*args, **kwargs)` is, for an `f` that only moves, repeats and
+    casts the entries of the values at `slots` (paths into `args`); found by running `f` on ids."""
+
+    def __init__(self, f, args, kwargs, slots, stand_in):
+        self.inputs, traced, size = [], args, 0
+        for slot in slots:
+            value = _at(args, slot)
+            if is_traceable_input(value):
+                self.inputs.append((slot, value, size))
+                traced, size = _replaced(traced, slot, _numbered(value, size)), size + np.size(value)
+            else:
+                traced = _replaced(traced, slot, stand_in(value))
+        self.size = size
+        self.sources = np.asarray(f(*traced, **kwargs)) if self.inputs else None
+
+    def pull(self, y_bar):
+        """`(slot, cotangent)` for each input, adding up the entries of `y_bar` that came from it."""
+        sources, y_bar = self.sources.ravel(), np.ravel(y_bar)
+        taken = sources >= 0
+        total = np.bincount(sources[taken], np.real(y_bar[taken]), self.size)
+        if np.iscomplexobj(y_bar):
+            total = total + 1j * np.bincount(sources[taken], np.imag(y_bar[taken]), self.size)
+        return [(slot, project_tree(value, array_adjoint(total[start:start + np.size(value)], value)))
+                for slot, value, start in self.inputs]
+
+    def push(self, dots):
+        """The output's tangent, gathered from the tangents of the inputs (`dots`, in the order of `inputs`)."""
+        flat = np.concatenate([_flat_tangent(value, dot) for (_, value, _), dot in zip(self.inputs, dots)])
+        return np.where(self.sources >= 0, flat[self.sources], 0)
+
+
+def rearranging_rule(f, slots, *, samples, stand_in=constant_stand_in, name=None):
+    """Register both modes of `f`, which only moves, repeats and casts the entries of the values that
+    `slots(args)` points to (paths into the positional arguments: `(1,)` is the second argument,
+    `(1, 0)` the first item of a tuple there). Everything else, and any value there that is not float,
+    carries no derivative; `stand_in(value)` gives what such a value at a slot becomes in the run on ids.
+    The cotangent of a tuple argument holding slots is a tuple, one entry per item.
+    """
+    name = name or f.__name__
+
+    def run(args, kwargs):
+        """`f`'s value, and where its entries come from (None if it carries no derivative)."""
+        paths = slots(args)
+        y = f(*args, **kwargs)
+        return y, EntryTrace(f, args, kwargs, paths, stand_in) if np.asarray(y).dtype.kind in "fc" else None
+
+    @register_rrule(f, samples=samples)
+    def rearranging_rrule(*args, **kwargs):
+        y, entries = run(args, kwargs)
+
+        @seeded_pullback(len(args))
+        def rearranging_pullback(y_bar):
+            bars = (ZERO,) * len(args)
+            for slot, bar in entries.pull(y_bar) if entries is not None else ():
+                bars = _placed(bars, args, slot, bar)
+            return (NO_FIELDS,) + bars
+
+        rearranging_pullback.__name__ = rearranging_pullback.__qualname__ = f"{name}_pullback"
+        return y, rearranging_pullback
+
+    @register_frule(f)
+    def rearranging_frule(*args, **kwargs):
+        y, entries = run(args, kwargs)
+
+        def rearranging_pushforward(self_dot, *arg_dots):
+            dots = [_at(arg_dots, slot) for slot, _, _ in entries.inputs] if entries is not None else []
+            if all(is_zero(d) for d in dots):
+                return ZERO
+            return cast_tangent(entries.push(dots), np.asarray(y).dtype)
+
+        rearranging_pushforward.__name__ = rearranging_pushforward.__qualname__ = f"{name}_pushforward"
+        return y, rearranging_pushforward
+
+
+# np.r_[...] and np.c_[...] call `AxisConcatenator.__getitem__(np.r_, key)`: one function for both.
+
+CONCATENATOR_GETITEM = type(np.r_).__getitem__
+
+
+def concatenator_slots(args):
+    """The values `np.r_[key]` joins: each item of a tuple `key`, or `key` itself."""
+    _, key = args
+    if isinstance(key, str):
+        raise RuleError("np.r_ and np.c_ with one string (matrix syntax such as np.r_['a; b']) have no derivative rule",
+                        hint="Build the matrix with np.block or np.concatenate instead.")
+    return [(1, position) for position in range(len(key))] if isinstance(key, tuple) else [(1,)]
+
+
+def concatenator_stand_in(value):
+    """A slice (`1:4`, `0:1:5j`) becomes a range of numbers with no derivative: in the run on ids, -1s as many."""
+    if isinstance(value, slice):
+        return np.full(len(np.r_[value]), -1)
+    return constant_stand_in(value)
+
+
+def _concatenator_samples():
+    x, y, m, z = draw(3, 40), draw(4, 41), draw((2, 3), 42), draw(3, 43, np.complex128)
+    return [
+        Sample((np.r_, (x, y))), Sample((np.r_, (x, 2.0, y[1:]))), Sample((np.c_, (x, y[:3]))), Sample((np.r_, ("0,2", x, y[:3]))),
+        Sample((np.r_, (x, slice(1, 4), 3, np.float64(0.5)))), Sample((np.r_, x)), Sample((np.r_, (m, m[:1]))),
+        Sample((np.r_, ("-1", m, m))), Sample((np.c_, (m, m[:, :1]))), Sample((np.r_, ("0,2,0", x, x[:2]))),
+        Sample((np.r_, (z, x))), Sample((np.r_, (x.astype(np.float32), np.array([1.5], dtype=np.float32)))),
+        Sample((np.r_, ([1.5, -0.5], np.array(2.0), slice(0.0, 1.0, 3j)))), Sample((np.c_, (x, [1, 2, 3]))),
+    ]
+
+
+rearranging_rule(CONCATENATOR_GETITEM, concatenator_slots, stand_in=concatenator_stand_in, samples=_concatenator_samples,
+                 name="concatenator_getitem")
+
+
+# Results that share no mutable object with the arguments: not the views (reshape, transpose, ravel, ...),
+# nor np.asarray and astype, which may return their argument itself. np.array copies unless told otherwise
+# with its keyword-only `copy=`, and the transformer takes no call with `copy=` for fresh.
+fresh(np.array, np.copy, np.ndarray.copy, np.ndarray.flatten, np.tile, np.repeat, np.concatenate, np.stack, np.hstack,
+      np.vstack, np.sort, np.ndarray.item, np.generic.item, CONCATENATOR_GETITEM)

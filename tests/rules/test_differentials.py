@@ -62,3 +62,33 @@ def test_mismatched_structures_are_an_error_not_a_concatenation():
 
 def test_no_fields_is_a_zero():
     assert is_zero(sd.NO_FIELDS) and repr(sd.NO_FIELDS) == "NO_FIELDS"
+
+
+def test_tangent_of_a_namedtuple_is_read_by_position():
+    import collections
+
+    point = collections.namedtuple("Point", "x y")
+
+    def f(p):
+        return p.x * p.y + p.y
+
+    t = sd.gradient(f, point(1.0, 2.0))[0]
+    assert isinstance(t, sd.Tangent)
+    assert (t[0], t[1], t[-1], t[0:2], len(t)) == (2.0, 2.0, 2.0, (2.0, 2.0), 2)
+    gx, gy = t
+    assert (gx, gy) == (2.0, 2.0) and list(t) == [2.0, 2.0]
+    partial = sd.Tangent(point, y=3.0)
+    assert is_zero(partial[0]) and partial[1] == 3.0 and partial[::-1] == (3.0, ZERO) and bool(partial)
+    with pytest.raises(IndexError):
+        partial[2]
+
+
+def test_tangent_of_other_objects_has_no_positions():
+    t = sd.Tangent(x=1.0)
+    with pytest.raises(TypeError):
+        len(t)
+    with pytest.raises(TypeError):
+        t[0]
+    with pytest.raises(TypeError):
+        iter(t)
+    assert bool(t) and t.x == 1.0

@@ -89,3 +89,31 @@ def test_norm_of_zero_is_finite_and_row_norms():
     np.testing.assert_allclose(np.sum(x_bar * x, axis=1), np.linalg.norm(x, axis=1))
     test_rrule(np.linalg.norm, x, axis=1)
     test_frule(np.linalg.norm, x, axis=1)
+
+
+VECTOR_ORDS = [None, 1, 2, 3, 0.5, -1, -2, np.inf, -np.inf, 0]
+MATRIX_ORDS = [None, "fro", "nuc", 1, -1, 2, -2, np.inf, -np.inf]
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero")
+@pytest.mark.parametrize("x, ord, kwargs", [(np.zeros(3), o, {}) for o in VECTOR_ORDS]
+                         + [(np.zeros((3, 2)), o, {}) for o in MATRIX_ORDS]
+                         + [(np.zeros((2, 3), complex), None, {}), (np.zeros((2, 2, 2)), "nuc", {"axis": (1, 2)}),
+                            (np.zeros((2, 3)), 1, {"axis": 1, "keepdims": True}), (np.zeros((2, 3), np.float32), 2, {"axis": 0})])
+def test_norm_at_zero_has_the_subgradient_zero(x, ord, kwargs):
+    y, pullback = rrule(np.linalg.norm, x, ord, **kwargs)
+    _, x_bar, _ = pullback(np.ones(np.shape(y)))
+    assert np.all(x_bar == 0) and x_bar.dtype == x.dtype
+    y_dot = frule(np.linalg.norm, x, ord, **kwargs)[1](None, draw(x.shape, 10), ZERO)
+    assert np.all(y_dot == 0)
+
+
+def test_norm_is_zero_only_in_the_rows_that_are_zero():
+    x = np.array([[0.0, 0.0, 0.0], [3.0, 0.0, -4.0]])
+    for ord in (None, 1, 3, np.inf):
+        _, x_bar, _, _ = rrule(np.linalg.norm, x, ord, 1)[1](np.ones(2))
+        assert np.all(x_bar[0] == 0) and np.all(np.isfinite(x_bar[1])) and np.any(x_bar[1] != 0)
+    test_rrule(np.linalg.norm, x[1:], 3, 1)
+    _, stack_bar, _, _ = rrule(np.linalg.norm, np.stack([np.zeros((2, 2)), np.eye(2)]), "nuc", (1, 2))[1](np.ones(2))
+    np.testing.assert_array_equal(stack_bar[0], 0.0)
+    np.testing.assert_allclose(stack_bar[1], np.eye(2))

@@ -95,9 +95,84 @@ def test_where_with_condition_only_has_no_derivative():
 
 @pytest.mark.parametrize("f, args", [(np.sign, (np.arange(3.0),)), (np.floor, (np.arange(3.0),)),
                                      (np.round, (np.arange(3.0),)), (np.greater, (np.arange(3.0), 1.0)),
-                                     (np.argmax, (np.arange(3.0),)), (np.full_like, (np.arange(3.0), 2.0)),
-                                     (np.arange, (3.0,))])
+                                     (np.argmax, (np.arange(3.0),)), (np.zeros_like, (np.arange(3.0),)),
+                                     (np.ones, (3,)), (np.eye, (2,))])
 def test_non_differentiable(f, args):
     assert not RULES[f].differentiable
     y, pullback = rrule(f, *args)
     assert all(is_zero(c) for c in pullback(np.ones(np.shape(y))))
+
+
+# Constructors that depend on their arguments
+
+@pytest.mark.parametrize("f, args, kwargs", [
+    (np.full, ((2, 3), 1.5), {}), (np.full, ((2, 3), np.array([[0.5], [-1.0]])), {}), (np.full, ((4,), 0.5 + 1.0j), {}),
+    (np.full_like, (np.zeros((2, 2)), np.array([1.5, -0.5])), {}), (np.full_like, (np.zeros(3, complex), 0.5), {}),
+    (np.full, ((2, 3), 1.5), {"dtype": np.float32}), (np.full_like, (np.zeros(3, np.float32), 2.5), {}),
+])
+def test_fills_are_linear_in_the_fill_value(f, args, kwargs):
+    tolerance = 1e-3 if f(*args, **kwargs).dtype == np.float32 else 1e-6  # finite differences of a float32 result
+    _, _, fill_bar = test_rrule(f, *args, rtol=tolerance, atol=tolerance, **kwargs)
+    assert np.shape(fill_bar) == np.shape(args[1]) and type(fill_bar) is type(args[1])
+    test_frule(f, *args, rtol=tolerance, atol=tolerance, **kwargs)
+
+
+def test_fills_of_integers_and_keyword_fill_values_carry_no_derivative():
+    assert rrule(np.full, (3,), 1.5, int)[1](np.ones(3)) == (NO_FIELDS, ZERO, ZERO, ZERO)
+    assert rrule(np.full_like, np.arange(3), 1.5)[1](np.ones(3)) == (NO_FIELDS, ZERO, ZERO)
+    assert rrule(np.full, (3,), fill_value=1.5)[1](np.ones(3)) == (NO_FIELDS, ZERO)
+
+
+@pytest.mark.parametrize("args, kwargs", [
+    ((0.5, 2.5, 5), {}), ((0.5, 2.5, 4), {"endpoint": False}), ((np.array([0.0, 1.0]), np.array([[2.0, 3.0], [-1.0, 4.0]]), 3), {}),
+    ((np.array([0.0, 1.0]), 2.5, 4), {"axis": 1}), ((0.5, 2.5, 4), {"retstep": True}), ((-0.5, 1.5, 1), {}),
+    ((0.5, 2.5, 0), {}), ((1.0 + 1.0j, 2.0, 3), {}),
+])
+def test_linspace_in_start_and_stop(args, kwargs):
+    test_rrule(np.linspace, *args, **kwargs)
+    test_frule(np.linspace, *args, **kwargs)
+
+
+def test_linspace_single_sample_is_start_and_the_endpoint_is_stop():
+    _, start_bar, stop_bar, _ = rrule(np.linspace, 0.5, 2.5, 1)[1](np.array([3.0]))
+    assert (start_bar, stop_bar) == (3.0, 0.0)
+    _, start_bar, stop_bar, _ = rrule(np.linspace, 0.5, 2.5, 3)[1](np.array([0.0, 0.0, 1.0]))
+    assert (start_bar, stop_bar) == (0.0, 1.0)
+    assert rrule(np.linspace, 0.5, 7.5, 4, dtype=int)[1](np.ones(4)) == (NO_FIELDS, ZERO, ZERO, ZERO)
+    (samples, step), pullback = rrule(np.linspace, 0.5, 2.5, 1, retstep=True)
+    assert np.isnan(step) and pullback((np.array([3.0]), 1.0))[1:3] == (3.0, 0.0)  # a nan step, whatever start and stop
+
+
+@pytest.mark.parametrize("args", [(0.5, 3.7, 0.6), (0.5, 3.2), (2.5, -1.0, -0.8), (np.float64(1.5), 2.1, 0.25)])
+def test_arange_in_start_and_step(args):
+    cotangents = test_rrule(np.arange, *args)
+    assert is_zero(cotangents[2])
+    test_frule(np.arange, *args)
+
+
+def test_arange_stop_only_sets_the_length():
+    assert rrule(np.arange, 3.5)[1](np.ones(4)) == (NO_FIELDS, ZERO)
+    assert rrule(np.arange, 0.5, 3.0, 1.0, int)[1](np.ones(3)) == (NO_FIELDS, ZERO, ZERO, ZERO, ZERO)
+    _, start_bar, stop_bar, step_bar = rrule(np.arange, 0.5, 3.0, 1.0)[1](np.array([1.0, 2.0, 3.0]))
+    assert (start_bar, stop_bar, step_bar) == (6.0, ZERO, 0 * 1.0 + 1 * 2.0 + 2 * 3.0)
+
+
+def test_gradient_through_constructors():
+    import sourcediff as sd
+
+    def f(a, b):
+        grid = np.linspace(a, b, 5)
+        steps = np.arange(a, 4.1, b)
+        return np.sum(grid ** 2) + np.sum(steps) * np.sum(np.full((2, 2), a * b))
+
+    (ga, gb), expected = sd.gradient(f, 0.5, 1.5), fd_vjp(f, (0.5, 1.5), 1.0)
+    assert np.allclose([ga, gb], expected)
+
+
+def test_hypot_at_the_origin_has_the_subgradient_zero():
+    _, a_bar, b_bar = rrule(np.hypot, 0.0, 0.0)[1](1.0)
+    assert (extern(a_bar), extern(b_bar)) == (0.0, 0.0)
+    _, a_bar, b_bar = rrule(np.hypot, np.array([0.0, 3.0]), np.array([0.0, 4.0]))[1](np.ones(2))
+    np.testing.assert_array_equal(extern(a_bar), [0.0, 0.6])
+    np.testing.assert_array_equal(extern(b_bar), [0.0, 0.8])
+    assert frule(np.hypot, 0.0, 0.0)[1](NO_FIELDS, 1.0, 1.0) == 0.0

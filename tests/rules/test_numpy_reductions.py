@@ -5,6 +5,7 @@ import pytest
 from sourcediff.errors import RuleError
 from sourcediff.rules.differentials import ZERO, Thunk, extern, is_zero
 from sourcediff.rules.registry import frule, rrule
+from sourcediff.rules.linear import draw
 from sourcediff.testing import test_frule, test_rrule
 
 rng = np.random.default_rng(50)
@@ -99,3 +100,23 @@ def test_zero_and_thunk_seeds(f):
 def test_out_and_where_have_no_rule(kwargs):
     with pytest.raises(RuleError):
         rrule(np.sum, np.ones((2, 3)), axis=0, **kwargs)
+
+
+# Degenerate points: where std is 0 (all entries equal) it is not differentiable; its rules give 0.
+
+@pytest.mark.parametrize("x, kwargs", [
+    (np.array([1.5]), {}), (np.array([2.0, 2.0, 2.0]), {}), (np.full((2, 3), -0.5), {"axis": 1}),
+    (np.array([[1.0, 1.0], [3.0, 4.0]]), {"axis": 1}), (np.array([1.5]), {"ddof": 1}), (np.array([2.0, 2.0]), {"ddof": 2}),
+    (np.array([1.5 + 1.0j]), {}), (np.array([2.0, 2.0, 2.0], dtype=np.float32), {"keepdims": True}),
+])
+@pytest.mark.parametrize("f", [np.std, np.var, np.ndarray.std])
+@pytest.mark.filterwarnings("ignore:Degrees of freedom", "ignore:invalid value")
+def test_std_and_var_give_zero_where_the_entries_are_equal(f, x, kwargs):
+    y, pullback = rrule(f, x, **kwargs)
+    _, x_bar = pullback(np.ones(np.shape(y)))
+    equal_entries = np.broadcast_to(np.all(x == x[..., :1], axis=-1, keepdims=True), x.shape)
+    assert x_bar.dtype == x.dtype and np.all(x_bar[equal_entries] == 0)
+    y_dot = frule(f, x, **kwargs)[1](None, draw(x.shape, 3))
+    constant_slices = np.all(x == x[..., :1], axis=-1, keepdims=kwargs.get("keepdims", False))
+    assert np.all(np.asarray(y_dot)[constant_slices] == 0)
+

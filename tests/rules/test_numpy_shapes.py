@@ -7,7 +7,7 @@ import pytest
 from sourcediff.rules.differentials import NO_FIELDS, ZERO, Thunk, is_zero
 from sourcediff.rules.numpy_shapes import ARRAY_PROPERTIES, draw
 from sourcediff.rules.registry import RULES, frule, rrule, samples_of
-from sourcediff.testing import test_frule, test_rrule
+from sourcediff.testing import fd_vjp, test_frule, test_rrule
 
 SHAPE_FUNCTIONS = (
     np.reshape, np.ravel, np.expand_dims, np.squeeze, np.transpose, np.swapaxes, np.moveaxis, np.flip, np.copy,
@@ -142,3 +142,64 @@ def test_repeat_with_zero_repeats_and_broadcast_to_sum_back():
     np.testing.assert_array_equal(x_bar, [[2.0, 0.0, 1.0]] * 2)
     _, v_bar, _ = rrule(np.broadcast_to, draw(3, 20), (4, 3))[1](np.ones((4, 3)))
     np.testing.assert_array_equal(v_bar, [4.0, 4.0, 4.0])
+
+
+# np.r_ and np.c_: one rule, on the method both call
+
+R_GETITEM = type(np.r_).__getitem__
+X3, Y3 = draw(3, 90), draw(3, 91)
+
+
+@pytest.mark.parametrize("concatenator, key", [
+    (np.r_, (X3, Y3)), (np.r_, (X3, 2.0, Y3[1:])), (np.c_, (X3, Y3)), (np.r_, ("0,2", X3, Y3)), (np.r_, ("1,2,0", X3, Y3)),
+    (np.r_, (X3, slice(0, 3), -1)), (np.r_, (X3, slice(0.0, 1.0, 4j), Y3)), (np.r_, X3),
+    (np.c_, (draw((3, 2), 92), X3)), (np.r_, ("r", X3, Y3)),
+])
+@pytest.mark.filterwarnings("ignore:the matrix subclass")
+def test_concatenators_against_finite_differences(concatenator, key):
+    assert type(np.c_).__getitem__ is R_GETITEM
+    test_rrule(R_GETITEM, concatenator, key)
+    test_frule(R_GETITEM, concatenator, key)
+
+
+def test_concatenator_cotangent_matches_the_key():
+    y, pullback = rrule(R_GETITEM, np.r_, (X3, 2.0, slice(1, 3), Y3[1:]))
+    assert y.shape == (3 + 1 + 2 + 2,)
+    self_bar, key_bar = pullback(np.arange(8.0))[1:]
+    assert is_zero(self_bar) and type(key_bar) is tuple and len(key_bar) == 4
+    np.testing.assert_array_equal(key_bar[0], [0.0, 1.0, 2.0])
+    assert key_bar[1] == 3.0 and type(key_bar[1]) is float and is_zero(key_bar[2])
+    np.testing.assert_array_equal(key_bar[3], [6.0, 7.0])
+    _, key_bar = rrule(R_GETITEM, np.r_, X3.astype(np.float32))[1](np.ones(3))[1:]
+    assert key_bar.dtype == np.float32 and key_bar.shape == (3,)
+
+
+def test_concatenator_adds_up_an_input_used_twice():
+    _, key_bar = rrule(R_GETITEM, np.c_, (X3, X3))[1](np.ones((3, 2)))[1:]
+    np.testing.assert_array_equal(key_bar[0], np.ones(3))
+    np.testing.assert_array_equal(key_bar[1], np.ones(3))
+
+
+def test_concatenator_of_integers_has_no_derivative_and_strings_are_refused():
+    y, pullback = rrule(R_GETITEM, np.r_, (np.arange(3), 4))
+    assert y.dtype.kind == "i" and pullback(np.ones(4)) == (NO_FIELDS, ZERO, ZERO)
+    with pytest.raises(Exception, match="matrix syntax"):
+        rrule(R_GETITEM, np.r_, "1, 2")
+
+
+def test_gradients_through_np_r_and_np_c():
+    import sourcediff as sd
+
+    def named_key(x, y):
+        key = (x, 2.0, y[1:])
+        return np.sum(np.r_[key] ** 2 * np.arange(1.0, 7.0))
+
+    def literal_key(x, y):
+        return np.sum(np.r_[x, 2.0, y[1:]] ** 2 * np.arange(1.0, 7.0)) + np.sum(np.c_[x, y] * np.arange(6.0).reshape(3, 2))
+
+    x, y = np.array([1.0, 2.0, 3.0]), np.array([4.0, 5.0, 6.0])
+    for f in (named_key, literal_key):
+        gradient, expected = sd.gradient(f, x, y), fd_vjp(f, (x, y), 1.0)
+        for got, want in zip(gradient, expected):
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(sd.gradient(named_key, x, y)[0], 2 * x * [1.0, 2.0, 3.0])

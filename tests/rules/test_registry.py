@@ -1,16 +1,61 @@
 """Every registered rule, both modes, against finite differences: adding a rule adds its test."""
+import contextlib
+
+import numpy as np
 import pytest
 
 import sourcediff  # noqa: F401  (importing it registers the rule tables)
-from sourcediff.rules.registry import RULES, samples_of
+from sourcediff.rules.registry import RULES, Rule, frule, rrule, samples_of
 from sourcediff.testing import test_frule, test_rrule
 
 # Rules that change an argument in place (`operator.iadd`, `list.append`, ...) cannot be checked by
 # `test_rrule`, which requires a rule to leave its inputs alone: tests/rules/test_updates.py checks them
 # through the gradients of functions that use them. Their forward rules come with the forward transform.
-DIFFERENTIABLE = [(f, rule) for f, rule in RULES.items() if rule.differentiable and not rule.updates]
+# Declared mutators (`np.copyto`, ...) have no rule of their own: they are differentiated as their
+# functional form, which has its rules and samples and is checked here like any other rule.
+DIFFERENTIABLE = [(f, rule) for f, rule in RULES.items()
+                  if rule.differentiable and not rule.updates and not (rule.functional and rule.rrule is None)]
+MUTATORS = [(f, rule) for f, rule in RULES.items() if rule.functional is not None]
 CASES = [pytest.param(f, sample, id=f"{getattr(f, '__qualname__', f)}-{n}")
          for f, rule in DIFFERENTIABLE for n, sample in enumerate(samples_of(rule))]
+
+# The checker reads lists, tuples and dicts, but these functions' Python values are lazy iterators
+# or dict views (their rules' values are lists or the views themselves): their samples are checked
+# through `list(f(...))`, whose rules are those of `f` followed by those of `list`.
+THROUGH_LIST = {enumerate, reversed, dict.values, dict.items}
+
+
+def _listed_rules(f):
+    """`list(f(...))`, with both modes composed from the registered rules of `f` and of `list`."""
+
+    def listed(*args, **kwargs):
+        return list(f(*args, **kwargs))
+
+    def listed_rrule(*args, **kwargs):
+        y, pullback = rrule(f, *args, **kwargs)
+        items, list_pullback = rrule(list, y)
+        return items, lambda items_bar: pullback(list_pullback(items_bar)[1])
+
+    def listed_frule(*args, **kwargs):
+        y, pushforward = frule(f, *args, **kwargs)
+        items, list_pushforward = frule(list, y)
+        return items, lambda self_dot, *arg_dots: list_pushforward(self_dot, pushforward(self_dot, *arg_dots))
+
+    return listed, Rule(listed, listed_rrule, listed_frule)
+
+
+@contextlib.contextmanager
+def checkable(f):
+    """`f` itself, or for the functions of THROUGH_LIST `list(f(...))`, registered while the check runs."""
+    if f not in THROUGH_LIST:
+        yield f
+        return
+    listed, rule = _listed_rules(f)
+    RULES[listed] = rule
+    try:
+        yield listed
+    finally:
+        del RULES[listed]
 
 
 def test_every_rule_has_both_modes_and_samples():
@@ -19,11 +64,53 @@ def test_every_rule_has_both_modes_and_samples():
     assert missing == []
 
 
+def test_every_mutator_has_a_functional_form_with_rules():
+    assert MUTATORS, "numpy_mutators declares mutators"
+    for f, rule in MUTATORS:
+        position, functional = rule.functional
+        assert isinstance(position, int) and callable(functional)
+        functional_rule = RULES.get(functional)
+        assert functional_rule is not None and functional_rule.rrule and functional_rule.frule and functional_rule.fresh, f
+
+
 @pytest.mark.parametrize("function, sample", CASES)
 def test_rrule_matches_finite_differences(function, sample):
-    test_rrule(function, *sample.args, **sample.kwargs)
+    with checkable(function) as checked:
+        test_rrule(checked, *sample.args, **sample.kwargs)
 
 
 @pytest.mark.parametrize("function, sample", CASES)
 def test_frule_matches_finite_differences(function, sample):
-    test_frule(function, *sample.args, **sample.kwargs)
+    with checkable(function) as checked:
+        test_frule(checked, *sample.args, **sample.kwargs)
+
+
+def _arrays(value):
+    if isinstance(value, np.ndarray):
+        return [value]
+    if isinstance(value, (list, tuple)):
+        return [a for item in value for a in _arrays(item)]
+    if isinstance(value, dict):
+        return [a for item in value.values() for a in _arrays(item)]
+    return []
+
+
+FRESH_CASES = [pytest.param(f, sample, id=f"{getattr(f, '__qualname__', f)}-{n}")
+               for f, rule in RULES.items() if rule.fresh for n, sample in enumerate(samples_of(rule))]
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("function, sample", FRESH_CASES)
+def test_fresh_results_share_no_memory_with_the_arguments(function, sample):
+    result = function(*sample.args, **sample.kwargs)
+    for output in _arrays(result):
+        for argument in _arrays(sample.args) + _arrays(sample.kwargs):
+            assert not np.shares_memory(output, argument)
+
+
+def test_views_and_functions_that_may_return_their_argument_are_not_fresh():
+    may_share = [np.reshape, np.ravel, np.transpose, np.squeeze, np.expand_dims, np.broadcast_to, np.asarray,
+                 np.ndarray.astype, np.ndarray.reshape, np.swapaxes, np.moveaxis, np.flip, list, tuple, sum, max]
+    assert [f for f in may_share if RULES[f].fresh] == []
+    assert all(RULES[f].fresh for f in (np.sum, np.std, np.linalg.norm, np.full, np.linspace, np.arange, np.zeros, np.eye,
+                                        np.dot, np.outer, np.concatenate, np.stack, np.where, np.array))
