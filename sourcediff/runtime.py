@@ -14,9 +14,9 @@ import types
 
 import numpy as np
 
-from .errors import NoRuleError, SourceDiffError, UnsupportedSyntaxError
+from .errors import NoRuleError, UnsupportedSyntaxError
 from .rules.containers import regroup
-from .rules.differentials import NO_FIELDS, ZERO, Tangent, Thunk, accumulate, extern, is_zero
+from .rules.differentials import NO_FIELDS, ZERO, Tangent, accumulate, extern, is_zero
 from .rules.numpy_indexing import add_at_index
 from .rules.projection import project
 from .rules.registry import Sample, lookup, non_differentiable, register_frule, register_rrule
@@ -155,8 +155,9 @@ def call(function, *args, **kwargs):
 
 
 def call_for_effect(function, *args, **kwargs):
-    """Call `function` for its effect, refusing one that writes into its arguments (see `reverse_call`)."""
-    call(function, *args, **kwargs)
+    """`function(*args, **kwargs)` through its derivative, refusing a callee that writes into its arguments
+    or captured variables (see `reverse_call`); its value carries no derivative here."""
+    return call(function, *args, **kwargs)[0]
 
 
 def receiver_first(pullback, name):
@@ -501,6 +502,12 @@ def check_unshared(before, after, written, advice, updating, names, through, *ca
                 f"Make {written!r} a copy first ({written} = {written}.copy()), or write into the original directly.")
 
 
+def refuse_mutator(function):
+    raise error_at_call_site(
+        UnsupportedSyntaxError, f"sourcediff can differentiate {display_name(function)} only when the array it writes "
+        "into is a local variable", "Assign the array to a local variable first, pass that, and use it afterwards.")
+
+
 def refuse_shared_write(written):
     raise error_at_call_site(
         UnsupportedSyntaxError, f"sourcediff cannot differentiate this write into {written!r}: the object may be "
@@ -531,7 +538,7 @@ def _checked_output_frule(new, out):
     return checked_output(new, out), checked_output_pushforward
 
 
-non_differentiable(check_unshared, refuse_shared_write, is_view)
+non_differentiable(check_unshared, refuse_shared_write, refuse_mutator, is_view)
 
 
 # Sequences

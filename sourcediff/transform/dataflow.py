@@ -78,6 +78,16 @@ def backward(body, state, transfer, join, record=None, uses_of_test=None):
     return state
 
 
+def simple_statements(body):
+    """Every statement of `body` that is not an `if` or a loop, in program order, at any depth."""
+    for node in body:
+        if isinstance(node, (gast.If, gast.For, gast.While)):
+            yield from simple_statements(node.body)
+            yield from simple_statements(node.orelse)
+        else:
+            yield node
+
+
 def assigned_name(node):
     """The name a simple statement binds (an `Assign` to a name, a nested `def`), else None."""
     if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
@@ -142,14 +152,18 @@ def reads(node, captures):
 
 def live_after(body, captures, live_at_end=frozenset()):
     """`{id(statement): names that may be read after it}` for every statement of `body`."""
-    record = {}
+    record, read = {}, {}
+
+    def reads_of(node):
+        if id(node) not in read:
+            read[id(node)] = reads(node, captures)
+        return read[id(node)]
 
     def transfer(node, live):
         bound = assigned_name(node)
-        return (live - {bound} if bound else live) | reads(node, captures)
+        return (live - {bound} if bound else live) | reads_of(node)
 
-    backward(body, frozenset(live_at_end), transfer, frozenset.union, record,
-             lambda node, live: live | reads(node, captures))
+    backward(body, frozenset(live_at_end), transfer, frozenset.union, record, lambda node, live: live | reads_of(node))
     return {key: frozenset(value) for key, value in record.items()}
 
 

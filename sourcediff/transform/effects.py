@@ -47,10 +47,10 @@ import types
 import gast
 import numpy as np
 
-from .dataflow import closure_captures, definitely_bound, forward, live_after
+from .dataflow import closure_captures, definitely_bound, forward, live_after, simple_statements
 from .sharing import Exposure, Sharing
 from .normalize import global_path
-from .syntax import assign, constant, loaded_names, name, source
+from .syntax import assign, constant, index_value, loaded_names, name, source
 
 INPLACE_OPERATORS = {"iadd", "isub", "imul", "itruediv", "ifloordiv", "imod", "ipow", "imatmul", "iand", "ior",
                      "ixor", "ilshift", "irshift"}
@@ -83,7 +83,7 @@ class Effects:
                                                and isinstance(n.ctx, gast.Store)}
         self.captures = closure_captures(function.body)
         self.written_through, self.rebound, self.changed_in_place = {}, None, set()
-        self.flags, self.link_of = set(), {}
+        self.flags, self.link_of, self.captured_memo = set(), {}, {}
 
     def new_name(self, base):
         """A new local name of the generated code."""
@@ -179,7 +179,7 @@ class Effects:
     def constructed_classes(self, body):
         """For names every assignment of which constructs an object of a resolved class: those classes."""
         found, others = {}, set()
-        for node in _simple_statements(body):
+        for node in simple_statements(body):
             if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
                 target, value = node.targets[0].id, node.value
                 cls = self.resolution.callee(value) if isinstance(value, gast.Call) and self.resolution is not None else None
@@ -194,7 +194,7 @@ class Effects:
         itself written into): `{name: (base, name of the saved index)}`."""
         bindings, written, results = {}, set(), set()
         rebinds = {id(rebind) for pairs in self.written_through.values() for _, rebind in pairs}
-        for node in _simple_statements(body):
+        for node in simple_statements(body):
             mutation = self.mutation_at(node)
             if mutation is not None:
                 written.add(mutation.written)
@@ -261,7 +261,7 @@ class Effects:
                 out.append(pending[2])
                 pending = None
             if target in self.views and isinstance(node.value, gast.Subscript):
-                out.append(assign(self.views[target][1], _index_value(node.value.slice), line))
+                out.append(assign(self.views[target][1], index_value(node.value.slice), line))
             elif target in self.views and isinstance(node.value, gast.Attribute):
                 transpose = gast.Attribute(value=name(self.runtime), attr="TRANSPOSE", ctx=gast.Load())
                 out.append(assign(self.views[target][1], transpose, line))
@@ -334,7 +334,7 @@ class Effects:
         return None
 
     def mutations(self, body):
-        return {id(node): m for node in _simple_statements(body) for m in [self.mutation_at(node)] if m is not None}
+        return {id(node): m for node in simple_statements(body) for m in [self.mutation_at(node)] if m is not None}
 
     def mutation_at(self, node):
         """The `Mutation` of a simple statement, including the rebinding of an argument a call wrote into."""
@@ -346,7 +346,7 @@ class Effects:
 
     def sharing(self, body):
         sharing = Sharing(self.local_names)
-        for node in _simple_statements(body):
+        for node in simple_statements(body):
             sharing.statement(node, self.relation, self.captures)
         return sharing
 
@@ -366,7 +366,7 @@ class Effects:
     def copy_advice(self, body):
         """For names bound once to a view-like value (`row = m[0]`), the copy that would make them their own."""
         bindings = {}
-        for node in _simple_statements(body):
+        for node in simple_statements(body):
             if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
                 bindings.setdefault(node.targets[0].id, []).append(node.value)
         advice = {}
@@ -378,7 +378,7 @@ class Effects:
     def foreign(self, body, sharing):
         """Local names whose objects may be reached through a global."""
         roots = set()
-        for node in _simple_statements(body):
+        for node in simple_statements(body):
             if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
                 value = node.value
                 base = value.value if isinstance(value, (gast.Subscript, gast.Attribute)) else value
@@ -398,8 +398,13 @@ class Effects:
 
     def captured_by(self, node):
         """Local names an operation takes as whole values (a pullback may keep them), its target included."""
+        if id(node) not in self.captured_memo:
+            self.captured_memo[id(node)] = frozenset(self.captured_by_statement(node))
+        return self.captured_memo[id(node)]
+
+    def captured_by_statement(self, node):
         value = node.value if isinstance(node, (gast.Assign, gast.Expr)) else None
-        names = self.captured_by_value(value)
+        names = set(self.captured_by_value(value))
         if names and isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) and self.receiver(node) is None:
             names.add(node.targets[0].id)
         return names
@@ -521,7 +526,7 @@ class Effects:
         elif mutation.resizing is True:
             copy = self.helper("own_list", [name(written)])
         else:
-            copy = self.helper("own_resized", [name(written), _index_value(mutation.resizing)])
+            copy = self.helper("own_resized", [name(written), index_value(mutation.resizing)])
         return [assign(written, copy, line)]
 
     def before_name(self, written, node, facts):
@@ -649,27 +654,8 @@ def _local_or_none(identifier):
     return gast.Call(func=get, args=[constant(identifier)], keywords=[])
 
 
-def _simple_statements(body):
-    for node in body:
-        if isinstance(node, (gast.If, gast.For, gast.While)):
-            yield from _simple_statements(node.body)
-            yield from _simple_statements(node.orelse)
-        else:
-            yield node
-
-
 def _item(target, sequence, index, line):
     return assign(target, gast.Subscript(value=name(sequence), slice=constant(index), ctx=gast.Load()), line)
-
-
-def _index_value(index):
-    """An expression whose value is the index object of a subscript (slices become `slice(...)`)."""
-    if isinstance(index, gast.Slice):
-        parts = [p if p is not None else constant(None) for p in (index.lower, index.upper, index.step)]
-        return gast.Call(func=name("slice"), args=parts, keywords=[])
-    if isinstance(index, gast.Tuple):
-        return gast.Tuple(elts=[_index_value(e) for e in index.elts], ctx=gast.Load())
-    return index
 
 
 def _store_all(written, value, line):

@@ -12,6 +12,7 @@ import builtins
 import dataclasses
 import linecache
 import operator
+import re
 import sys
 import threading
 import types
@@ -130,11 +131,32 @@ def written_parameters(callee, resolution):
     if function.__code__ in in_progress:
         return None
     try:
-        built = derivative(function)
+        found = _cache.get(function.__code__, function.__globals__, "written", lambda: _guarded(function, lambda: _written(function)))
     except SourceDiffError:
         return None
-    resolution.guards.add(("written", id(function.__code__)), built.guards.hold, True)
-    return {name for name, _ in built.written}
+    resolution.guards.add(("written", id(function.__code__)), found.guards.hold, True)
+    return found.names
+
+
+@dataclasses.dataclass
+class _Written:
+    """The parameters a function writes into, and the guards of the analysis that found them."""
+
+    names: set
+    guards: object
+    global_names: dict
+
+
+def _written(function):
+    stack = getattr(_building, "functions", None)
+    if stack is None:
+        stack = _building.functions = set()
+    stack.add(function.__code__)
+    try:
+        built = front(function)
+    finally:
+        stack.discard(function.__code__)
+    return _Written(set(getattr(built.node, "written", {})), built.resolution.guards, function.__globals__)
 
 
 class Analyses:
@@ -204,14 +226,7 @@ def build(function, scalar_inputs):
 
 
 def _identifiers(text):
-    word, found = [], set()
-    for character in text + " ":
-        if character.isalnum() or character == "_":
-            word.append(character)
-        elif word:
-            found.add("".join(word))
-            word = []
-    return found
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
 
 
 def _compile(module_text, origins, origin, bindings, function):

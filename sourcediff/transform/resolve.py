@@ -28,6 +28,7 @@ from .syntax import source
 from .templates import partial_templates
 
 MISSING = object()
+BOUND_METHODS = (types.MethodType, types.BuiltinMethodType)  # made anew on each lookup: equal, not identical
 SCALAR_BUILTINS = {abs, float, int, len, round, min, max, pow}
 SCALAR_MODULES = ("math", "_operator", "operator")
 OPERATORS = {
@@ -73,7 +74,8 @@ class Guards:
 
     def hold(self):
         for lookup, expected in self.entries.values():
-            if lookup() is not expected:
+            found = lookup()
+            if found is not expected and not (isinstance(expected, BOUND_METHODS) and found == expected):
                 return False
         return True
 

@@ -31,9 +31,9 @@ import dataclasses
 import gast
 
 from ..errors import NoRuleError
-from .dataflow import captured_names, closure_captures, definitely_bound, live_after
+from .dataflow import captured_names, closure_captures, definitely_bound, live_after, simple_statements
 from .resolve import Kind
-from .syntax import loaded_names, renamed, source
+from .syntax import index_value, loaded_names, renamed, source
 from .templates import free_names
 
 CALLING = (Kind.RULE, Kind.CALL, Kind.METHOD, Kind.SPREAD)
@@ -93,9 +93,10 @@ class ReverseGenerator:
         self.outputs = [self.result] + list(getattr(function, "written", {}).values())
         self.captures = closure_captures(self.body)
         self.closures = _closure_names(self.body, self.captures, self.inputs)
-        self.writing_closures = {d.name if isinstance(d, gast.FunctionDef) else d.targets[0].id for d in _definitions(self.body)
-                                 if _may_write_captured(d if isinstance(d, gast.FunctionDef) else d.value)}
         self.assignments = _assignments(self.body, self.inputs)
+        self.writing_closures = {d.name if isinstance(d, gast.FunctionDef) else d.targets[0].id for d in _definitions(self.body)
+                                 if _may_write_captured(d if isinstance(d, gast.FunctionDef) else d.value,
+                                                        set(self.inputs) | set(self.assignments))}
         self.synthetic, self.bars, self.stacks, self.sites = {}, {}, {}, {}
         self.tracked, self.initialised = set(), set()
         self.loop_depth = 0
@@ -587,7 +588,7 @@ class ReverseGenerator:
             return self.inline_terms(target, value, site)
         if isinstance(value, gast.Subscript) and self.is_active(value.value):
             container = value.value.id
-            index = self.read(_index_value(value.slice))
+            index = self.read(index_value(value.slice))
             return [(container, Entry(f"{self.runtime}.add_at_index({{current}}, {self.read(container)}, {index}, {bar})"))]
         if isinstance(value, gast.Attribute) and self.is_active(value.value):
             return [(value.value.id, f"{self.runtime}.attribute_cotangent({self.read(value.value)}, {value.attr!r}, {bar})")]
@@ -722,7 +723,7 @@ class ReverseGenerator:
         if bar is None or bar in state.zero:
             return state
         self.use(bar, state)
-        key = self.read(_index_value(target.slice)) if isinstance(target, gast.Subscript) else repr(target.attr)
+        key = self.read(index_value(target.slice)) if isinstance(target, gast.Subscript) else repr(target.attr)
         part = None
         if self.is_active(value):
             part = self.namer.fresh(value.id + "_bar")
@@ -774,7 +775,7 @@ def _getitem_call(subscript, operator_name):
     """`x[i]` as the call `operator.getitem(x, i)` (for a subscript whose index carries a derivative)."""
     func = gast.Attribute(value=gast.Name(id=operator_name, ctx=gast.Load(), annotation=None, type_comment=None),
                           attr="getitem", ctx=gast.Load())
-    call = gast.Call(func=func, args=[subscript.value, _index_value(subscript.slice)], keywords=[])
+    call = gast.Call(func=func, args=[subscript.value, index_value(subscript.slice)], keywords=[])
     return gast.copy_location(call, subscript) if hasattr(subscript, "lineno") else call
 
 
@@ -787,16 +788,6 @@ def _scale(bar, partial):
         return f"-{bar}"
     simple = isinstance(partial, (gast.Name, gast.Constant, gast.Call, gast.Attribute, gast.Subscript))
     return f"{bar} * {text}" if simple else f"{bar} * ({text})"
-
-
-def _index_value(index):
-    """An expression whose value is the index object of a subscript (slices become `slice(...)`)."""
-    if isinstance(index, gast.Slice):
-        parts = [p if p is not None else gast.Constant(value=None, kind=None) for p in (index.lower, index.upper, index.step)]
-        return gast.Call(func=gast.Name(id="slice", ctx=gast.Load(), annotation=None, type_comment=None), args=parts, keywords=[])
-    if isinstance(index, gast.Tuple):
-        return gast.Tuple(elts=[_index_value(e) for e in index.elts], ctx=gast.Load())
-    return index
 
 
 def _assignments(body, inputs):
@@ -826,10 +817,10 @@ def _assignments(body, inputs):
     return counts
 
 
-def _may_write_captured(function):
+def _may_write_captured(function, local_names):
     """Whether a nested def or lambda may change a variable it captures in place (a write into it, a method
     called on it, or it passed to a call)."""
-    captured = captured_names(function)
+    captured = captured_names(function) & local_names
     body = function.body if isinstance(function.body, list) else [function.body]
     for node in body:
         for child in gast.walk(node):
@@ -854,7 +845,7 @@ def _may_write_captured(function):
 def _closure_names(body, captures, inputs):
     """Local names bound only to lambdas and nested defs (their cotangents go to what they capture)."""
     others = set(inputs)
-    for node in _simple(body):
+    for node in simple_statements(body):
         if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) and not isinstance(node.value, gast.Lambda):
             rebinding = isinstance(node.value, gast.Call) and isinstance(node.value.func, gast.Attribute) and \
                 node.value.func.attr == "rebind"
@@ -877,7 +868,7 @@ def _closure_uses(body, closure, captures):
     """`(stored, holders)` for a local closure: whether its value is stored somewhere that may outlive the
     statement using it, and the names bound to results of operations it is passed to."""
     stored, holders = False, set()
-    for node in _simple(body):
+    for node in simple_statements(body):
         if isinstance(node, gast.FunctionDef):
             continue
         value = getattr(node, "value", None)
@@ -905,13 +896,7 @@ def _operands(value):
         ([value.func.value] if isinstance(value.func, gast.Attribute) else [])
 
 
-def _simple(body):
-    for node in body:
-        if isinstance(node, (gast.If, gast.For, gast.While)):
-            yield from _simple(node.body)
-            yield from _simple(node.orelse)
-        else:
-            yield node
+
 
 
 def _statement_order(body):

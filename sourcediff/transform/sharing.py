@@ -37,7 +37,7 @@ class Sharing:
         self.names = set(names)
         self.parent = {}
         self.edges = set()
-        self._reachable = None
+        self._reachable, self._memos = None, {}
 
     def find(self, node):
         self.parent.setdefault(node, node)
@@ -49,21 +49,23 @@ class Sharing:
     def items(self, name):
         """The node standing for whatever the object of `name` holds."""
         node = ("items", name)
-        self.edges.add((name, node, "holds"))
-        self._reachable = None
+        if (name, node, "holds") not in self.edges:
+            self.edges.add((name, node, "holds"))
+            self._reachable, self._memos = None, {}
         return node
 
     def may_be(self, name, *others):
         """`name` may be any one of `others` (or hold it): a call's value may be one of its arguments."""
         for other in others:
             self.edges.add((name, other, "maybe"))
-        self._reachable = None
+        self._reachable, self._memos = None, {}
 
     def same(self, *nodes):
         roots = [self.find(n) for n in nodes]
         for root in roots[1:]:
             self.parent[root] = roots[0]
         self._reachable = None
+        self._memos = {}
 
     def statement(self, node, fresh, captures=None):
         """Record what a simple statement says about sharing; `fresh(value)` is "fresh" for a value that
@@ -146,19 +148,26 @@ class Sharing:
         """Whether the object of `name` may be that of `holder` or inside it."""
         return self.find(name) in self.reachable(holder, kinds)
 
+    def _memo(self, kind, name, compute):
+        key = (kind, name)
+        if key not in self._memos:
+            self._memos[key] = compute()
+        return self._memos[key]
+
     def same_as(self, name):
         """Names whose objects may be the object of `name` (one class, or a call's value that may be it)."""
         root = self.find(name)
-        return {n for n in self.names if self.find(n) == root or self.reaches(n, name, ("maybe",))}
+        return self._memo("same", name, lambda: frozenset(
+            n for n in self.names if self.find(n) == root or self.reaches(n, name, ("maybe",))))
 
     def inside(self, name):
         """Names whose objects may be the object of `name` or inside it."""
         roots = self.reachable(name)
-        return {n for n in self.names if self.find(n) in roots}
+        return self._memo("inside", name, lambda: frozenset(n for n in self.names if self.find(n) in roots))
 
     def holding(self, name):
         """Names whose objects may hold (or be) the object of `name`."""
-        return {n for n in self.names if self.reaches(n, name)}
+        return self._memo("holding", name, lambda: frozenset(n for n in self.names if self.reaches(n, name)))
 
 
 class Exposure:

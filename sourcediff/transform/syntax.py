@@ -65,6 +65,16 @@ def renamed(node, renames):
     return node
 
 
+def index_value(index):
+    """An expression whose value is the index object of a subscript (slices become `slice(...)`)."""
+    if isinstance(index, gast.Slice):
+        parts = [p if p is not None else constant(None) for p in (index.lower, index.upper, index.step)]
+        return gast.Call(func=name("slice"), args=parts, keywords=[])
+    if isinstance(index, gast.Tuple):
+        return gast.Tuple(elts=[index_value(e) for e in index.elts], ctx=gast.Load())
+    return index
+
+
 def names_in(node):
     """Every identifier used in `node` (loaded or stored)."""
     return {n.id for n in gast.walk(node) if isinstance(n, gast.Name)}
