@@ -468,6 +468,24 @@ def _reaches(holder, target, depth=0):
     return False
 
 
+def _parts(value, depth=0):
+    """The mutable objects inside `value` (its items, entries and attributes, recursively)."""
+    children = []
+    if isinstance(value, (list, tuple, set, frozenset)):
+        children = list(value)
+    elif isinstance(value, dict):
+        children = list(value.values())
+    elif isinstance(getattr(value, "__dict__", None), dict) and not isinstance(value, (type, types.ModuleType, types.FunctionType)):
+        children = list(vars(value).values())
+    found = []
+    for child in children:
+        if _mutable(child):
+            found.append(child)
+            if depth < 8:
+                found.extend(_parts(child, depth + 1))
+    return found
+
+
 def _mutable(value):
     return not (value is None or isinstance(value, (int, float, complex, str, bytes, tuple, np.generic, types.FunctionType)))
 
@@ -486,13 +504,13 @@ def check_unshared(before, after, written, advice, updating, names, through, *ca
     for name, candidate in zip(names, candidates):
         if candidate is after or any(candidate is base for base in through):
             continue
-        replaced = updating and after is not before and not isinstance(before, np.ndarray) and _mutable(candidate) and \
-            _reaches(before, candidate) and not _reaches(after, candidate)
+        replaced = updating and after is not before and not isinstance(before, np.ndarray) and \
+            any(not _reaches(after, part) for part in _parts(before) if _reaches(candidate, part))
         shown = "the caller's argument" if name.endswith("_caller") else repr(name)
         if replaced:
             raise error_at_call_site(
                 UnsupportedSyntaxError, f"sourcediff cannot follow this call changing {written!r}: {shown}, still in use, "
-                f"is an object {written!r} held, which the call may have changed in place",
+                f"shares an object with {written!r} that the call may have changed in place",
                 f"Use {written!r} to reach it after the call instead of {shown}, or have the method assign a new value.")
         if _reaches(candidate, before):
             raise error_at_call_site(

@@ -73,7 +73,7 @@ def add_at_index(cotangent, primal, index, value):
             return Tangent(type(primal), **fields)
         return type(primal)(entries)
     primal = np.asarray(primal)
-    dtype = primal.dtype if primal.dtype.kind in "fc" else np.float64
+    dtype = primal.dtype if primal.dtype.kind in "fc" else np.dtype(np.float64)
     total = np.zeros(primal.shape, dtype) if is_zero(cotangent) else np.array(cotangent, dtype=dtype)
     value = np.asarray(value)
     if dtype.kind != "c":

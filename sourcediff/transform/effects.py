@@ -64,12 +64,15 @@ NOT_CAPTURING = set(COPIES) | {"rebind", "rebind_view", "is_view", "check_unshar
 
 class Mutation:
     """A statement changing the object of `written` in place; `result` names the changed object after it
-    (an in-place operator binds it to its target), `copyable` says whether a copy may go first, and
+    (an in-place operator binds it to its target), `copyable` says whether a copy may go first (`copies`: whether
+    one is made; a view made again from its base needs none), and
     `resizing` whether it may change a list's length (a method, `+=`, or a store at an index that may be
     a slice, which `resizing` then names)."""
 
-    def __init__(self, written, result=None, copyable=True, resizing=True):
+    def __init__(self, written, result=None, copyable=True, resizing=True, copies=True):
         self.written, self.result, self.copyable, self.resizing = written, result or written, copyable, resizing
+        self.copies = copies
+        self.updating = False
 
 
 class Effects:
@@ -83,7 +86,7 @@ class Effects:
                                                and isinstance(n.ctx, gast.Store)}
         self.captures = closure_captures(function.body)
         self.written_through, self.rebound, self.changed_in_place = {}, None, set()
-        self.flags, self.link_of, self.captured_memo = set(), {}, {}
+        self.flags, self.link_of, self.captured_memo, self.remade = set(), {}, {}, {}
 
     def new_name(self, base):
         """A new local name of the generated code."""
@@ -218,6 +221,17 @@ class Effects:
                 views[bound] = (value.value.id, self.new_name(bound + "_index"))
                 if isinstance(value, gast.Attribute):
                     self.transposes.add(bound)
+        changed = True
+        while changed:  # an alias bound once to a view is that view (same base, same index)
+            changed = False
+            for bound, values in bindings.items():
+                value = values[0]
+                if len(values) == 1 and bound not in views and self.is_local(value) and value.id in views and \
+                        bound not in self.inputs and bound not in self.writeback:
+                    views[bound] = views[value.id]
+                    if value.id in self.transposes:
+                        self.transposes.add(bound)
+                    changed = True
         return views
 
     def link_views(self, body):
@@ -249,6 +263,9 @@ class Effects:
                     store = [assign(gast.Subscript(value=name(base), slice=name(index), ctx=gast.Store()), name(view), line)]
                     again = assign(view, gast.Subscript(value=name(base), slice=name(index), ctx=gast.Load()), line)
                 write_back = gast.If(test=name(linked), body=store + [again], orelse=[], lineno=line, col_offset=0)
+                if base in self.views and base != view:  # the base is a view in turn: its base gets the write too
+                    write_back.body = self.link_views(store) + [again]
+                self.remade[id(again)] = view  # made again from its base: names sharing the old object follow it
                 self.writeback[view] = base
                 if mutation.result == view:
                     out.append(write_back)
@@ -330,7 +347,9 @@ class Effects:
             if module == self.namer.helpers.get("operator") and attr in INPLACE_OPERATORS and self.is_local(value.args[0]):
                 return Mutation(value.args[0].id, target.id)
             if module == self.runtime and attr == "call_updating" and self.is_local(value.args[0]):
-                return Mutation(value.args[0].id)
+                mutation = Mutation(value.args[0].id)
+                mutation.updating = True  # a method: it may change what its object holds, in place
+                return mutation
         return None
 
     def mutations(self, body):
@@ -342,6 +361,8 @@ class Effects:
             self.rebound = {id(rebind): written for pairs in self.written_through.values() for written, rebind in pairs}
         if id(node) in self.rebound:
             return Mutation(self.rebound[id(node)], copyable=False)
+        if id(node) in self.remade:
+            return Mutation(self.remade[id(node)], resizing=False, copies=False)
         return self.mutation(node)
 
     def sharing(self, body):
@@ -502,7 +523,8 @@ class Effects:
             if mutation.copyable:
                 if before:
                     out.append(assign(before, name(written), line))
-                out.extend(self.copy_first(mutation, facts.exposed[id(node)], written in facts.foreign, line))
+                if mutation.copies:
+                    out.extend(self.copy_first(mutation, facts.exposed[id(node)], written in facts.foreign, line))
             if written in facts.foreign:
                 self.foreign_writes.append(node)
             out.append(node)
@@ -589,9 +611,8 @@ class Effects:
             excluded.add(node.targets[0].id)
         sharing = facts.sharing
         related = {n for n in live if n in self.local_names and (sharing.reaches(n, written) or sharing.reaches(written, n))}
-        if mutation is not None and (not mutation.copyable or self.helper_name(node.value, {"call_updating"})):
-            parts = sharing.inside(written)  # a method or function may change what the object holds, in place
-            related |= {n for n in live if n in self.local_names and any(sharing.reaches(n, p) for p in parts)}
+        parts = sharing.inside(written)  # views of an array share its memory; a method may change what an object holds
+        related |= {n for n in live if n in self.local_names and any(sharing.reaches(n, p) for p in parts)}
         if any(sharing.reaches(p, written) for p in self.inputs):
             related |= (set(self.inputs) | set(facts.callers.values())) & live  # the caller may pass related objects
         return sorted(related - excluded)
@@ -617,9 +638,10 @@ class Effects:
         facts.mutations = self.mutations(body)
         facts.sharing = sharing = self.sharing(body)
         written_names = {m.written for m in facts.mutations.values()}
+        updated_parts = set().union(*(sharing.inside(m.written) for m in facts.mutations.values() if not m.copyable or m.updating))
         facts.callers = {}
         for parameter in self.inputs:
-            if any(sharing.reaches(parameter, w) for w in written_names):
+            if any(sharing.reaches(parameter, w) for w in written_names | updated_parts):
                 caller = self.new_name(parameter + "_caller")
                 facts.callers[parameter] = caller
                 self.local_names.add(caller)

@@ -285,7 +285,7 @@ class ReverseGenerator:
             lines.add(depth, f"{self.stack(name)}.append({name})", line)
 
     def forward_statement(self, node, depth, lines):
-        line = node.lineno
+        line = getattr(node, "lineno", None)
         if isinstance(node, gast.Assign):
             target = node.targets[0]
             if isinstance(target, gast.Name):
