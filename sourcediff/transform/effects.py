@@ -576,16 +576,14 @@ class Effects:
             if view is not None and view[0] in facts.sharing.same_as(written):
                 rebind = assign(candidate, self.helper("rebind_view", [name(candidate), name(before), name(after), name(view[1])]),
                                 line)
-                out.append(rebind)
+                out.append(rebind if candidate in bound else _if_bound(candidate, rebind, line))
                 continue
             rebind = assign(candidate, self.helper("rebind", [name(candidate), name(before), name(written), name(after)]), line)
             if candidate in bound:
                 out.append(rebind)
                 checked.append(name(candidate))
             else:
-                test = gast.Compare(left=constant(candidate), ops=[gast.In()],
-                                    comparators=[gast.Call(func=name("locals"), args=[], keywords=[])])
-                out.append(gast.If(test=test, body=[rebind], orelse=[], lineno=line, col_offset=0))
+                out.append(_if_bound(candidate, rebind, line))
                 checked.append(_local_or_none(candidate))
         candidates = [c for c in candidates if not (c in self.views and self.views[c][0] in facts.sharing.same_as(written))]
         if not candidates:
@@ -668,6 +666,12 @@ class Facts:
 
     def __init__(self):
         self.before = {}
+
+
+def _if_bound(identifier, statement, line):
+    """`if 'x' in locals(): statement`, for a name that may not be bound yet."""
+    test = gast.Compare(left=constant(identifier), ops=[gast.In()], comparators=[gast.Call(func=name("locals"), args=[], keywords=[])])
+    return gast.If(test=test, body=[statement], orelse=[], lineno=line, col_offset=0)
 
 
 def _local_or_none(identifier):

@@ -1233,6 +1233,19 @@ def _deep(x, n):
     return _deep(x * 0.999 + 0.001, n - 1)
 
 
+def view_made_after_a_write_read_by_a_closure(v):
+    y = v * 1.0
+    y[0] *= 0.5
+    first = lambda t: 0.25 * t
+    s = first(1.0)
+    zz = y[1]
+
+    def later(e):
+        return zz * e
+
+    return later(2.0) + s
+
+
 CORPUS = [
     Case(scalar_poly, (0.7, -1.3)),
     Case(scalar_division_chain, (1.2, 0.8)),
@@ -1397,4 +1410,5 @@ CORPUS = [
     Case(if_test_calling_a_writing_helper, (_sym(3),)),
     Case(method_changing_its_object_result_used, (0.9, 1.2)),
     Case(recursion_deeper_than_the_default_limit_allows, (0.4,)),
+    Case(view_made_after_a_write_read_by_a_closure, (_sym(2),)),
 ]
