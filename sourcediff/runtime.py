@@ -311,7 +311,7 @@ def own(value):
     which cannot change, are returned as they are.
     """
     if isinstance(value, np.ndarray):
-        return value.copy()
+        return value.copy(order="K")  # the same memory layout, so that sums add up in the same order
     if isinstance(value, (list, dict, set, bytearray)):
         return copy.copy(value)
     if value is None or isinstance(value, (int, float, complex, str, bytes, tuple, np.generic, types.FunctionType)):
@@ -321,7 +321,7 @@ def own(value):
 
 def own_array(value):
     """`own(value)` for an array (a pullback may hold a view of it), anything else as it is."""
-    return value.copy() if isinstance(value, np.ndarray) else value
+    return value.copy(order="K") if isinstance(value, np.ndarray) else value
 
 
 def own_list(value):
@@ -405,6 +405,11 @@ def is_view(view, base, index):
         return False
     return isinstance(expected, np.ndarray) and expected.__array_interface__["data"][0] == view.__array_interface__["data"][0] \
         and expected.shape == view.shape and expected.strides == view.strides and expected.dtype == view.dtype
+
+
+def linked_bases(*triples):
+    """The bases of the views among `(view, base, index)` triples that really are `base[index]` views."""
+    return tuple(base for view, base, index in zip(triples[::3], triples[1::3], triples[2::3]) if is_view(view, base, index))
 
 
 def rebind_view(candidate, before, after, index):
@@ -556,7 +561,7 @@ def _checked_output_frule(new, out):
     return checked_output(new, out), checked_output_pushforward
 
 
-non_differentiable(check_unshared, refuse_shared_write, refuse_mutator, is_view)
+non_differentiable(check_unshared, refuse_shared_write, refuse_mutator, is_view, linked_bases)
 
 
 # Sequences

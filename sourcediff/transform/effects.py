@@ -59,7 +59,7 @@ BUILTIN_METHODS = {name for kind in (np.ndarray, list, dict, tuple, str, float, 
                    for name in dir(kind)}
 COPIES = {"own": (True, True, True), "own_array": (False, True, False), "own_list": (False, False, True),
           "own_resized": (False, False, False)}
-NOT_CAPTURING = set(COPIES) | {"rebind", "rebind_view", "is_view", "check_unshared", "unpack", "checked_output"}
+NOT_CAPTURING = set(COPIES) | {"rebind", "rebind_view", "is_view", "linked_bases", "check_unshared", "unpack", "checked_output"}
 
 
 class Mutation:
@@ -86,7 +86,7 @@ class Effects:
                                                and isinstance(n.ctx, gast.Store)}
         self.captures = closure_captures(function.body)
         self.written_through, self.rebound, self.changed_in_place = {}, None, set()
-        self.flags, self.link_of, self.captured_memo, self.remade = set(), {}, {}, {}
+        self.flags, self.link_of, self.captured_memo, self.remade, self.view_bases = set(), {}, {}, {}, {}
 
     def new_name(self, base):
         """A new local name of the generated code."""
@@ -266,7 +266,7 @@ class Effects:
                 if base in self.views and base != view:  # the base is a view in turn: its base gets the write too
                     write_back.body = self.link_views(store) + [again]
                 self.remade[id(again)] = view  # made again from its base: names sharing the old object follow it
-                self.writeback[view] = base
+                self.view_bases[view] = base
                 if mutation.result == view:
                     out.append(write_back)
                 else:
@@ -567,7 +567,9 @@ class Effects:
         bound = facts.bound.get(id(node), frozenset()) | set(facts.callers.values())
         out, checked = [], []
         chain = self.writeback_chain(written)
-        siblings = {c for c, (base, _) in self.views.items() if base in chain}  # made again where `written` is written back
+        linked = self.link_of.get(id(node))  # a view, written back into its base if it really is one
+        bases = chain | ({self.view_bases[written]} if linked else set())
+        siblings = {c for c, (base, _) in self.views.items() if base in bases}  # made again where `written` is written back
         for candidate in candidates:
             if candidate in siblings:
                 checked.append(name(candidate) if candidate in bound else _local_or_none(candidate))
@@ -589,9 +591,15 @@ class Effects:
         if not candidates:
             return out
         names = gast.Tuple(elts=[constant(c) for c in candidates], ctx=gast.Load())
-        through = gast.Tuple(elts=[name(b) for b in sorted(chain | (siblings & set(candidates)))], ctx=gast.Load())
-        if id(node) in self.link_of:  # written back only if it really is a view
-            through = gast.IfExp(test=name(self.link_of[id(node)]), body=through, orelse=gast.Tuple(elts=[], ctx=gast.Load()))
+        unconditional = chain | (siblings & set(candidates) - set(self.views_of(bases - chain)))
+        through = gast.Tuple(elts=[name(b) for b in sorted(unconditional)], ctx=gast.Load())
+        if linked:  # these see the write only if it is written back, that is if it really is a view
+            conditional = gast.Tuple(elts=[name(b) for b in sorted(bases | (siblings & set(candidates)))], ctx=gast.Load())
+            through = gast.IfExp(test=name(linked), body=conditional, orelse=through)
+        viewing = sorted(b for b in chain if b in self.views)
+        if viewing:  # a container written back into is a view in turn: its base sees the write if it really is one
+            triples = [a for b in viewing for a in (name(b), name(self.views[b][0]), name(self.views[b][1]))]
+            through = gast.BinOp(left=through, op=gast.Add(), right=self.helper("linked_bases", triples))
         updating = not mutation.copyable or self.helper_name(node.value, {"call_updating"}) is not None
         arguments = [name(before), name(after), constant(written), constant(self.advice.get(written, "")), constant(updating),
                      names, through]
@@ -614,6 +622,9 @@ class Effects:
         if any(sharing.reaches(p, written) for p in self.inputs):
             related |= (set(self.inputs) | set(facts.callers.values())) & live  # the caller may pass related objects
         return sorted(related - excluded)
+
+    def views_of(self, bases):
+        return {c for c, (base, _) in self.views.items() if base in bases}
 
     def writeback_chain(self, written):
         """The containers a write-back temporary is written into right after it changes (`t = m[0]` ... `m[0] = t`)."""

@@ -326,10 +326,12 @@ class ReverseGenerator:
         self.push(target, depth, lines, line)
 
     def calls_a_writing_closure(self, value):
-        """A call of a local closure that may change a variable it captures in place: it goes through
-        `runtime.call_for_effect` (which refuses that) even when its value carries no derivative."""
-        return isinstance(value, gast.Call) and isinstance(value.func, gast.Name) and value.func.id in self.closures \
-            and value.func.id in self.writing_closures
+        """A call of (or handing over) a local closure that may change a variable it captures in place: it goes
+        through `runtime.call_for_effect` (which refuses that) even when its value carries no derivative."""
+        if not isinstance(value, gast.Call):
+            return False
+        handed = [value.func] + list(value.args) + [k.value for k in value.keywords]
+        return any(isinstance(n, gast.Name) and n.id in self.writing_closures for n in handed)
 
     def operation_site(self, value):
         """The `Site` of an assignment's value if it is an operation with a derivative rule or callee."""
@@ -382,6 +384,9 @@ class ReverseGenerator:
     def forward_expression(self, call, node):
         """A call made for its effect. One with differentiated arguments that may change them runs through
         `runtime.call`, which refuses a callee that writes into its arguments."""
+        if self.calls_a_writing_closure(call):
+            arguments = "".join(", " + a for a in self.call_arguments(call))
+            return f"{self.runtime}.call_for_effect({source(call.func)}{arguments})"
         if not isinstance(call, gast.Call) or not (loaded_names(call) & self.varying):
             return source(call)
         site = self.site(call)

@@ -226,6 +226,38 @@ def run_plain(function, args):
         return function(*copy_value(args))
 
 
+def _large_intermediate(function, args):
+    """A description of a number larger than `LARGEST` held by a local variable of the program, or None."""
+    filename, found = function.__code__.co_filename, []
+
+    def trace(frame, event, argument):
+        if frame.f_code.co_filename != filename:
+            return None
+        if event in ("line", "return") and not found:
+            for name, value in frame.f_locals.items():
+                if _magnitude(value) > LARGEST:
+                    found.append(f"{name} reaches {_magnitude(value):.3g}")
+                    break
+        return trace
+
+    sys.settrace(trace)
+    try:
+        run_plain(function, args)
+    finally:
+        sys.settrace(None)
+    return f"intermediate value too large: {found[0]}" if found else None
+
+
+def _magnitude(value):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.number, np.ndarray, list, tuple)):
+        return 0.0
+    if isinstance(value, (list, tuple)):
+        return max((_magnitude(v) for v in value), default=0.0)
+    with np.errstate(all="ignore"):
+        array = np.abs(np.asarray(value, dtype=complex if np.iscomplexobj(value) else float))
+    return float(np.nanmax(array)) if array.size else 0.0
+
+
 @contextlib.contextmanager
 def _nan_empty():
     empty, empty_like = np.empty, np.empty_like
@@ -254,11 +286,16 @@ def value_problem(value):
     return None
 
 
+LARGEST = 1e8  # intermediate values beyond this make finite differences meaningless (rounding swamps the steps)
+
+
 def problem(program, timeout=2.0):
-    """Why `program` is not valid (it fails, hangs or returns an unusable value), or None."""
+    """Why `program` is not valid (it fails, hangs, returns an unusable value, or computes numbers so large
+    that rounding hides what finite differences measure), or None."""
     try:
         with deadline(timeout), loaded(program) as (function, args):
-            return value_problem(run_plain(function, args))
+            found = value_problem(run_plain(function, args))
+            return found or _large_intermediate(function, args)
     except Timeout:
         return "timeout"
     except Exception as error:  # any failure of a generated program makes it invalid
