@@ -9,7 +9,10 @@ Outcomes:
     crashed    sourcediff raised anything else (or an InternalError), or did not finish in time
     invalid    the program itself fails or returns an unusable value (a generator bug)
     nonsmooth  finite differences at two step sizes disagree: the point sits at a kink or jump
-               (a branch that flips, a max tie, abs at 0), so no derivative can be checked there
+               (a branch that flips, a max tie, abs at 0), so no derivative can be checked there;
+               also a mismatch that rounding explains: wider stencils move towards sourcediff's
+               value (huge intermediates in the function), or sourcediff's own rounding error is as
+               large as the mismatch (huge cotangents that cancel; see `_rounding`)
 
 Finite differences. Each float in the arguments (scalars, array entries, list/dict/tuple
 entries, object fields) is moved alone. A 5-point central stencil estimates the partial
@@ -49,6 +52,7 @@ VALUE_ERROR = 1e-13  # relative error assumed for each evaluation of a program
 STENCIL = ((-2, 1 / 12), (-1, -8 / 12), (1, 8 / 12), (2, -1 / 12))
 HALVINGS = 3
 LINEAR_RTOL, LINEAR_RTOL32 = 1e-9, 1e-5
+CANCELLATION = 1e-15  # error left by cancelling terms of size M: a few float64 roundings of M
 PACKAGE = os.path.dirname(os.path.abspath(sd.__file__))
 
 
@@ -141,7 +145,9 @@ def _check(function, args, stage):
         try:
             _assert_matches(calls["sd.gradient"], estimates, rtol, atol)
         except Mismatch:
-            unreliable = _unreliable(function, saved, names, calls["sd.gradient"], estimates, rtol, atol)
+            unreliable = (_unreliable(function, saved, names, calls["sd.gradient"], estimates, rtol, atol)
+                          or _rounding(back, saved, names, calls["sd.gradient"], estimates, rtol, atol,
+                                       function.__code__.co_filename))
             if unreliable:
                 return Result("nonsmooth", unreliable, "nonsmooth")
             raise
@@ -459,6 +465,34 @@ def _unreliable(function, args, names, aligned, estimates, rtol, atol):
             if not closer:
                 return None
     return "finite differences move towards sourcediff's value at wider steps (rounding in large intermediate values)"
+
+
+def _rounding(back, args, names, aligned, estimates, rtol, atol, filename):
+    """Why sourcediff's own value cannot settle a mismatch, or None: its rounding error may be a quarter
+    of the mismatch. Two estimates of that error: a pullback is linear, so back(c)/c for a c that is not
+    a power of two differs from back(1.0) only by rounding; and terms of size M that cancel leave an
+    error up to about `CANCELLATION * M`, M the largest number the pullback's frames hold while it runs
+    (huge cotangents that cancel exactly where the function's value has no such terms)."""
+    cotangents = {path: _dense(primal, c) for path, primal, c in aligned}
+    scaled = []
+    with np.errstate(all="ignore"):
+        try:
+            for factor in (0.7, 0.3, 1.3):
+                scaled.append({path: _dense(primal, c) / factor
+                               for path, primal, c in aligned_cotangents(args, back(factor), names, "back")})
+            _, largest = programs.largest_local(lambda: back(1.0), filename)
+        except Exception:  # the checks that called back(1.0) and back(2.0) have judged this already
+            return None
+        for row in estimates:
+            got = float(cotangents[row.path][row.index])
+            miss = abs(got - row.value)
+            if miss <= atol + rtol * abs(row.value) + row.error:
+                continue
+            noise = max([abs(float(s[row.path][row.index]) - got) for s in scaled] + [CANCELLATION * largest])
+            if not noise >= 0.25 * miss:
+                return None
+    return (f"sourcediff's value has rounding errors as large as the mismatch (back(c)/c varies with c, "
+            f"or its pullback holds numbers up to {largest:.3g})")
 
 
 def _assert_matches(aligned, estimates, rtol, atol):

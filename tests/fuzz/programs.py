@@ -228,24 +228,31 @@ def run_plain(function, args):
 
 def _large_intermediate(function, args):
     """A description of a number larger than `LARGEST` held by a local variable of the program, or None."""
-    filename, found = function.__code__.co_filename, []
+    name, magnitude = largest_local(lambda: run_plain(function, args), function.__code__.co_filename)
+    return f"intermediate value too large: {name} reaches {magnitude:.3g}" if magnitude > LARGEST else None
+
+
+def largest_local(call, filename):
+    """`(name, magnitude)`: the local variable holding the largest number while `call()` runs, over the
+    frames of code compiled from `filename` (the program, and the code sourcediff generates from it)."""
+    largest = ["", 0.0]
 
     def trace(frame, event, argument):
         if frame.f_code.co_filename != filename:
             return None
-        if event in ("line", "return") and not found:
+        if event in ("line", "return"):
             for name, value in frame.f_locals.items():
-                if _magnitude(value) > LARGEST:
-                    found.append(f"{name} reaches {_magnitude(value):.3g}")
-                    break
+                magnitude = _magnitude(value)
+                if magnitude > largest[1]:
+                    largest[:] = name, magnitude
         return trace
 
     sys.settrace(trace)
     try:
-        run_plain(function, args)
+        call()
     finally:
         sys.settrace(None)
-    return f"intermediate value too large: {found[0]}" if found else None
+    return tuple(largest)
 
 
 def _magnitude(value):
