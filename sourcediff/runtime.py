@@ -412,47 +412,62 @@ def linked_bases(*triples):
     return tuple(base for view, base, index in zip(triples[::3], triples[1::3], triples[2::3]) if is_view(view, base, index))
 
 
-def rebind_view(candidate, before, after, index):
+def rebind_view(candidate, before, owner, after, index):
     """A view `candidate = before[index]`, made again from `after` (the array written into, perhaps a copy of
-    `before`); any other name is returned as it is. A view of `before` that is not that one is refused."""
-    if candidate is before:
+    `before`) if the write changed it in place (`after` is `owner`, the object written into); any other name
+    is returned as it is. A view of `before` that is not that one is refused."""
+    kind = _view_kind(candidate, before, owner, after, index)
+    if kind == "whole":
         return after
-    if is_view(candidate, before, index):
+    if kind == "view":
         return view_of(after, index)
+    return candidate
+
+
+def _view_kind(candidate, before, owner, after, index):
+    """"whole" if `candidate` is the object written, "view" if it is the view `before[index]`, else None,
+    for a write that changed `owner` in place (a write that made a new object changes no view)."""
+    if after is not owner:
+        return None
+    if candidate is before:
+        return "whole"
+    if is_view(candidate, before, index):
+        return "view"
     if isinstance(candidate, np.ndarray) and isinstance(before, np.ndarray) and np.shares_memory(candidate, before):
         raise error_at_call_site(UnsupportedSyntaxError, "sourcediff cannot follow this write: a view of the array "
                                  "written into is still in use, and it is not the one it was made as",
                                  "Make the view a copy first (.copy()), or write into the original directly.")
-    return candidate
+    return None
 
 
-@register_rrule(rebind_view, inactive_arguments=(1, 3), samples=[Sample((np.array([2.0, 1.0]), _SHARED, _SHARED, 0))])
-def _rebind_view_rrule(candidate, before, after, index):
-    again = candidate is not before and is_view(candidate, before, index)
-    value = rebind_view(candidate, before, after, index)
+@register_rrule(rebind_view, inactive_arguments=(1, 2, 4),
+                samples=[Sample((np.array([2.0, 1.0]), _SHARED, _SHARED, _SHARED, 0))])
+def _rebind_view_rrule(candidate, before, owner, after, index):
+    kind = _view_kind(candidate, before, owner, after, index)
+    value = rebind_view(candidate, before, owner, after, index)
 
     def rebind_view_pullback(y_bar):
-        if again and index is TRANSPOSE:
-            return NO_FIELDS, ZERO, ZERO, ZERO if is_zero(y_bar) else np.transpose(extern(y_bar)), ZERO
-        if again:
-            return NO_FIELDS, ZERO, ZERO, add_at_index(ZERO, after, index, y_bar), ZERO
-        if candidate is before:
-            return NO_FIELDS, ZERO, ZERO, y_bar, ZERO
-        return NO_FIELDS, y_bar, ZERO, ZERO, ZERO
+        if kind == "view" and index is TRANSPOSE:
+            return NO_FIELDS, ZERO, ZERO, ZERO, ZERO if is_zero(y_bar) else np.transpose(extern(y_bar)), ZERO
+        if kind == "view":
+            return NO_FIELDS, ZERO, ZERO, ZERO, add_at_index(ZERO, after, index, y_bar), ZERO
+        if kind == "whole":
+            return NO_FIELDS, ZERO, ZERO, ZERO, y_bar, ZERO
+        return NO_FIELDS, y_bar, ZERO, ZERO, ZERO, ZERO
 
     return value, rebind_view_pullback
 
 
 @register_frule(rebind_view)
-def _rebind_view_frule(candidate, before, after, index):
-    again = candidate is not before and is_view(candidate, before, index)
+def _rebind_view_frule(candidate, before, owner, after, index):
+    kind = _view_kind(candidate, before, owner, after, index)
 
-    def rebind_view_pushforward(self_dot, candidate_dot, before_dot, after_dot, index_dot):
-        if again:
+    def rebind_view_pushforward(self_dot, candidate_dot, before_dot, owner_dot, after_dot, index_dot):
+        if kind == "view":
             return np.transpose(after_dot) if index is TRANSPOSE else component(after_dot, index)
-        return after_dot if candidate is before else candidate_dot
+        return after_dot if kind == "whole" else candidate_dot
 
-    return rebind_view(candidate, before, after, index), rebind_view_pushforward
+    return rebind_view(candidate, before, owner, after, index), rebind_view_pushforward
 
 
 def _reaches(holder, target, depth=0):

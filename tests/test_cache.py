@@ -99,7 +99,8 @@ def test_the_cache_does_not_keep_functions_alive():
     exec(compile("def temporary(x):\n    return x * 3.0\n", __file__, "exec"), namespace)
     function = namespace.pop("temporary")
     cache = DerivativeCache()
-    cache.get(function.__code__, function.__globals__, "key", lambda: _Entry(function.__globals__))
+    namespace = function.__globals__
+    cache.get(function.__code__, namespace, "key", lambda: _Entry(namespace))
     assert len(cache) == 1
     code = weakref.ref(function.__code__)
     del function

@@ -576,8 +576,8 @@ class Effects:
                 continue
             view = self.views.get(candidate)
             if view is not None and view[0] in facts.sharing.same_as(written):
-                rebind = assign(candidate, self.helper("rebind_view", [name(candidate), name(before), name(after), name(view[1])]),
-                                line)
+                arguments = [name(candidate), name(before), name(written), name(after), name(view[1])]
+                rebind = assign(candidate, self.helper("rebind_view", arguments), line)
                 out.append(rebind if candidate in bound else _if_bound(candidate, rebind, line))
                 continue
             rebind = assign(candidate, self.helper("rebind", [name(candidate), name(before), name(written), name(after)]), line)

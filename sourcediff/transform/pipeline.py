@@ -147,15 +147,20 @@ class _Written:
     global_names: dict
 
 
-def _written(function):
+def _front_while_building(function):
+    """`front(function)`, with the function marked as being built meanwhile (for recursive calls)."""
     stack = getattr(_building, "functions", None)
     if stack is None:
         stack = _building.functions = set()
     stack.add(function.__code__)
     try:
-        built = front(function)
+        return front(function)
     finally:
         stack.discard(function.__code__)
+
+
+def _written(function):
+    built = _front_while_building(function)
     return _Written(set(getattr(built.node, "written", {})), built.resolution.guards, function.__globals__)
 
 
@@ -168,14 +173,7 @@ class Analyses:
 
 def build(function, scalar_inputs):
     """Transform and compile the reverse-mode derivative of `function`."""
-    stack = getattr(_building, "functions", None)
-    if stack is None:
-        stack = _building.functions = set()
-    stack.add(function.__code__)
-    try:
-        built = front(function)
-    finally:
-        stack.discard(function.__code__)
+    built = _front_while_building(function)
     node, resolution, namer = built.node, built.resolution, built.namer
 
     def inactive_positions(call):

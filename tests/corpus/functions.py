@@ -1142,7 +1142,7 @@ def branch_in_loop_flips(s):
 
 def augmented_with_an_alias_on_one_path(x):
     if x > 5.0:
-        y = x
+        y = x  # noqa: F841  (the alias matters, not its use)
     x += 1.0
     return x * x
 
@@ -1244,6 +1244,15 @@ def view_made_after_a_write_read_by_a_closure(v):
         return zz * e
 
     return later(2.0) + s
+
+
+def float_equal_to_a_read_item_after_an_update(xs):
+    s = xs[0] * 3.0
+    t = xs[0]
+    xs.append(1.0)
+    table = {'a': 1.0, 'c': min(xs)}
+    table['c'] += 1.0
+    return s + t * table['a']
 
 
 CORPUS = [
@@ -1411,4 +1420,5 @@ CORPUS = [
     Case(method_changing_its_object_result_used, (0.9, 1.2)),
     Case(recursion_deeper_than_the_default_limit_allows, (0.4,)),
     Case(view_made_after_a_write_read_by_a_closure, (_sym(2),)),
+    Case(float_equal_to_a_read_item_after_an_update, ([1.0],)),
 ]
