@@ -164,6 +164,45 @@ def counts_calls_in_a_method(x):
     return counter.total * counter.calls
 
 
+def _sets_through_a_closure(v, *, scale=1.5):
+    def g(t):
+        v[1] = t * scale
+
+    done = g(1.0)
+    return done
+
+
+def calls_a_helper_whose_closure_writes_a_row(m):
+    """Fuzz seed 1207382: the helper changes a row of the caller's input through a closure."""
+    for row in m:
+        unused = _sets_through_a_closure(v=row)
+    return 1.0
+
+
+def _with_helper(helper):
+    def calls_a_captured_helper(m):
+        for row in m:
+            unused = helper(v=row)
+        return 1.0
+
+    return calls_a_captured_helper
+
+
+def _scales_through_an_alias(v, w):
+    def g(t):
+        alias = w
+        alias[1] *= 3.0
+
+    g(1.0)
+    return v
+
+
+def calls_a_helper_whose_closure_writes_through_an_alias(v):
+    """Fuzz seed 1206208: a closure's local alias of a captured view writes into the caller's array."""
+    items = [_scales_through_an_alias(t, v[1:]) for t in v]
+    return items[-1] * 2.0
+
+
 UNSUPPORTED = [
     (uses_try, (1.5,), uses_try, ["try:"]),
     (uses_with, (np.array([1.0, 2.0]),), uses_with, ["with np.errstate"]),
@@ -175,6 +214,10 @@ UNSUPPORTED = [
     (writes_while_one_of_two_rows_is_held, (1.5,), writes_while_one_of_two_rows_is_held, ["m[0, 1] = 5.0 * x"]),
     (default_from_input, (1.5,), default_from_input, ["scale = lambda t, k=factor: t * k"]),
     (uses_a_method_that_changes_its_object, (1.5,), uses_a_method_that_changes_its_object, ["doubled = counter.update(x)"]),
+    (calls_a_helper_whose_closure_writes_a_row, (np.array([[0.8, 1.1]]),), _sets_through_a_closure, ["done = g(1.0)"]),
+    (_with_helper(_sets_through_a_closure), (np.array([[0.8, 1.1]]),), _sets_through_a_closure, ["done = g(1.0)"]),
+    (calls_a_helper_whose_closure_writes_through_an_alias, (np.sin(np.array([1.2, 1.0, 0.7, 0.5])),),
+     _scales_through_an_alias, ["g(1.0)"]),
 ]
 
 

@@ -129,6 +129,67 @@ def captured_names(function):
     return set().union(*(loaded_names(node) for node in body)) - bound
 
 
+def captured_writes(function, local_names):
+    """The variables of the enclosing function (among `local_names`) that a lambda or nested def may change in
+    place: written into (`v[0] = ...`, `v += ...` on a captured name), passed to a call or a method, directly or
+    through a local alias of theirs (`w = v; w[1] *= 3.0`)."""
+    captured = captured_names(function) & set(local_names)
+    body = function.body if isinstance(function.body, list) else [function.body]
+    nodes = [child for node in body for child in gast.walk(node)]
+    sources = {}  # alias -> the captured variables it may hold (assigned from an expression reading them)
+    changed = True
+    while changed:
+        changed = False
+        for child in nodes:
+            pairs = [(t, child.value) for t in child.targets] if isinstance(child, gast.Assign) else \
+                [(child.target, child.iter)] if isinstance(child, gast.For) else []
+            for target, value in pairs:
+                reached = set().union(*(sources.get(n, set()) | ({n} & captured) for n in loaded_names(value)))
+                for name in _bound_names(target):
+                    if reached - sources.get(name, set()):
+                        sources[name] = sources.get(name, set()) | reached
+                        changed = True
+
+    def held(node):
+        while isinstance(node, (gast.Subscript, gast.Attribute)):
+            node = node.value
+        return sources.get(node.id, set()) | ({node.id} & captured) if isinstance(node, gast.Name) else set()
+
+    found = set()
+    for child in nodes:
+        targets = child.targets if isinstance(child, gast.Assign) else [child.target] if isinstance(child, gast.AugAssign) \
+            else []
+        for target in targets:
+            if not isinstance(target, gast.Name) or isinstance(child, gast.AugAssign):
+                found |= held(target)
+        if isinstance(child, gast.Call):
+            operands = list(child.args) + [k.value for k in child.keywords]
+            if isinstance(child.func, gast.Attribute):
+                operands.append(child.func.value)
+            for operand in operands:
+                found |= held(operand.value if isinstance(operand, gast.Starred) else operand)
+    return found
+
+
+def _bound_names(target):
+    """The names an assignment target rebinds (not those written into, as `v` in `v[0] = ...`)."""
+    if isinstance(target, gast.Name):
+        return [target.id]
+    if isinstance(target, (gast.Tuple, gast.List)):
+        return [name for element in target.elts for name in _bound_names(element)]
+    if isinstance(target, gast.Starred):
+        return _bound_names(target.value)
+    return []
+
+
+def nested_definitions(body):
+    """The nested defs and lambdas of a function body, at any depth (not inside one another)."""
+    for node in body:
+        for child in gast.walk(node):
+            if isinstance(child, (gast.FunctionDef, gast.Lambda)):
+                yield child
+
+
 def reads(node, captures):
     """Names a simple statement (or a compound statement's test/header) reads, closures' captures included."""
     if isinstance(node, gast.If) or isinstance(node, gast.While):

@@ -24,6 +24,7 @@ from .. import runtime
 from ..errors import InternalError, SourceDiffError
 from .activity import activity, varying_names
 from .cache import DerivativeCache
+from .dataflow import captured_writes, nested_definitions
 from .desugar import desugar
 from .effects import effects
 from .lower_jumps import lower_jumps
@@ -160,8 +161,12 @@ def _front_while_building(function):
 
 
 def _written(function):
+    """The parameters `function` writes into: directly, or through a nested def or lambda that may change them."""
     built = _front_while_building(function)
-    return _Written(set(getattr(built.node, "written", {})), built.resolution.guards, function.__globals__)
+    names = set(getattr(built.node, "written", {}))
+    for definition in nested_definitions(built.node.body):
+        names |= captured_writes(definition, built.inputs)
+    return _Written(names, built.resolution.guards, function.__globals__)
 
 
 class Analyses:

@@ -31,7 +31,7 @@ import dataclasses
 import gast
 
 from ..errors import NoRuleError
-from .dataflow import captured_names, closure_captures, definitely_bound, live_after, simple_statements
+from .dataflow import captured_names, captured_writes, closure_captures, definitely_bound, live_after, simple_statements
 from .resolve import Kind
 from .syntax import index_value, loaded_names, renamed, source
 from .templates import free_names
@@ -95,8 +95,8 @@ class ReverseGenerator:
         self.closures = _closure_names(self.body, self.captures, self.inputs)
         self.assignments = _assignments(self.body, self.inputs)
         self.writing_closures = {d.name if isinstance(d, gast.FunctionDef) else d.targets[0].id for d in _definitions(self.body)
-                                 if _may_write_captured(d if isinstance(d, gast.FunctionDef) else d.value,
-                                                        set(self.inputs) | set(self.assignments))}
+                                 if captured_writes(d if isinstance(d, gast.FunctionDef) else d.value,
+                                                    set(self.inputs) | set(self.assignments))}
         self.synthetic, self.bars, self.stacks, self.sites = {}, {}, {}, {}
         self.tracked, self.initialised = set(), set()
         self.loop_depth = 0
@@ -318,7 +318,7 @@ class ReverseGenerator:
             pullback = self.synthetic_name(value, target + "_pullback")
             lines.add(depth, f"{target}, {pullback} = {self.calling_text(value, site)}", line)
             self.push(pullback, depth, lines, line)
-        elif self.calls_a_writing_closure(value):
+        elif self.calls_a_writing_closure(value) or self.calls_an_unknown_callee(value):
             arguments = "".join(", " + a for a in self.call_arguments(value))
             lines.add(depth, f"{target} = {self.runtime}.call_for_effect({source(value.func)}{arguments})", line)
         else:
@@ -332,6 +332,15 @@ class ReverseGenerator:
             return False
         handed = [value.func] + list(value.args) + [k.value for k in value.keywords]
         return any(isinstance(n, gast.Name) and n.id in self.writing_closures for n in handed)
+
+    def calls_an_unknown_callee(self, value):
+        """A call of a function known only at run time (a captured variable, say) with differentiated arguments:
+        it may write into them, so it goes through `runtime.call_for_effect` even when its value carries no
+        derivative."""
+        if not isinstance(value, gast.Call) or not (loaded_names(value) & self.varying):
+            return False
+        site = self.site(value)
+        return site.kind in (Kind.CALL, Kind.SPREAD) and site.function is None
 
     def operation_site(self, value):
         """The `Site` of an assignment's value if it is an operation with a derivative rule or callee."""
@@ -820,31 +829,6 @@ def _assignments(body, inputs):
 
     visit(body, False)
     return counts
-
-
-def _may_write_captured(function, local_names):
-    """Whether a nested def or lambda may change a variable it captures in place (a write into it, a method
-    called on it, or it passed to a call)."""
-    captured = captured_names(function) & local_names
-    body = function.body if isinstance(function.body, list) else [function.body]
-    for node in body:
-        for child in gast.walk(node):
-            target = child.targets[0] if isinstance(child, gast.Assign) else child.target if isinstance(child, gast.AugAssign) \
-                else None
-            while isinstance(target, (gast.Subscript, gast.Attribute)):
-                target = target.value
-            if isinstance(target, gast.Name) and target.id in captured and not isinstance(child.targets[0] if isinstance(
-                    child, gast.Assign) else child.target, gast.Name):
-                return True
-            if isinstance(child, gast.AugAssign) and isinstance(child.target, gast.Name) and child.target.id in captured:
-                return True
-            if isinstance(child, gast.Call):
-                operands = list(child.args) + [k.value for k in child.keywords]
-                if isinstance(child.func, gast.Attribute):
-                    operands.append(child.func.value)
-                if any(isinstance(o, gast.Name) and o.id in captured for o in operands):
-                    return True
-    return False
 
 
 def _closure_names(body, captures, inputs):
