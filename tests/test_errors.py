@@ -175,14 +175,14 @@ def _sets_through_a_closure(v, *, scale=1.5):
 def calls_a_helper_whose_closure_writes_a_row(m):
     """Fuzz seed 1207382: the helper changes a row of the caller's input through a closure."""
     for row in m:
-        unused = _sets_through_a_closure(v=row)
+        unused = _sets_through_a_closure(v=row)  # noqa: F841 (the assignment is the case)
     return 1.0
 
 
 def _with_helper(helper):
     def calls_a_captured_helper(m):
         for row in m:
-            unused = helper(v=row)
+            unused = helper(v=row)  # noqa: F841 (the assignment is the case)
         return 1.0
 
     return calls_a_captured_helper
