@@ -166,8 +166,8 @@ def source(f, mode="reverse", example=None):
     if mode != "reverse":
         raise SourceDiffError(f"mode={mode!r} is not available: sourcediff generates reverse-mode code (mode='reverse')")
     function = _python_function(f, "sd.source")
-    scalars = pipeline.scalar_inputs_of(function, example) if example is not None else frozenset()
-    return pipeline.derivative(function, scalars).source
+    kinds = pipeline.input_kinds(function, example) if example is not None else (frozenset(),)
+    return pipeline.derivative(function, *kinds).source
 
 
 def _python_function(f, caller):

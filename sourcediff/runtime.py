@@ -32,6 +32,14 @@ reverse_call = None
 
 # Cotangents of containers
 
+def unbroadcast_to(cotangent, primal):
+    """The cotangent of an operand of an inlined elementwise operation: `cotangent` summed over the axes along
+    which `primal` was broadcast, as `project` does (free when the shapes already agree)."""
+    if type(cotangent) is np.ndarray and type(primal) is np.ndarray and cotangent.shape == primal.shape:
+        return cotangent
+    return project(primal, cotangent)
+
+
 def component(cotangent, key):
     """Entry `key` of a cotangent (of an array, list, tuple, dict, namedtuple or object), zero when absent."""
     if is_zero(cotangent):

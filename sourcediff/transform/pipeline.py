@@ -29,13 +29,14 @@ from .desugar import desugar
 from .effects import effects
 from .lower_jumps import lower_jumps
 from .normalize import normalize
-from .resolve import Kind, Resolution
+from .resolve import Kind, Resolution, _hashable
 from .reverse import ReverseGenerator
-from .scalars import scalars
+from .scalars import UNKNOWN, real_ndims, scalars
 from .source import parse_function
 from .syntax import Namer, names_in, source
 
 SCALAR_TYPES = (float, int, np.float64)
+FLOAT64 = np.dtype(np.float64)
 BUILTIN_NAMES = set(dir(builtins))
 HELPER_MODULES = {"runtime": runtime, "operator": operator, "builtins": builtins}
 
@@ -176,8 +177,9 @@ class Analyses:
         self.__dict__.update(facts)
 
 
-def build(function, scalar_inputs):
-    """Transform and compile the reverse-mode derivative of `function`."""
+def build(function, scalar_inputs, real_inputs=()):
+    """Transform and compile the reverse-mode derivative of `function` (specialised on which inputs are
+    real scalars and which float64 arrays, of which ndim)."""
     built = _front_while_building(function)
     node, resolution, namer = built.node, built.resolution, built.namer
 
@@ -193,11 +195,31 @@ def build(function, scalar_inputs):
             return "first"
         return resolution.is_scalar_call(call)
 
+    def real_call(call, operands):
+        callee = resolution.callee(call)
+        if callee in (runtime.own, runtime.own_array, runtime.rebind):
+            return operands[0]
+        if not _hashable(callee):
+            return None
+        if callee in (np.sum, np.mean) and len(operands) == 1:
+            return 0
+        rule = resolution.rule_of(callee)
+        if rule is None or rule.partials is None or len(rule.partials) != len(operands):
+            return None
+        if isinstance(callee, np.ufunc):
+            return UNKNOWN if UNKNOWN in operands else max(0 if o == "int" else o for o in operands)
+        return 0 if getattr(callee, "__module__", None) == "math" else None
+
+    scalar_names = scalars(node, scalar_inputs, is_scalar_call, built.free)
+    counting = "range" not in function.__globals__ and not any(
+        isinstance(n, gast.Name) and n.id == "range" and not isinstance(n.ctx, gast.Load) for n in gast.walk(node))
+    real_names = real_ndims(node, {**dict.fromkeys(scalar_inputs, 0), **dict(real_inputs)}, real_call, built.free,
+                            counting) if real_inputs else {}
     written = getattr(node, "written", {})
     outputs = [node.body[-1].value.id] + list(written.values())
     varying = varying_names(node, built.inputs, inactive_positions)
     analyses = Analyses(active=activity(node, varying, inactive_positions, outputs), varying=varying,
-                        scalar_names=scalars(node, scalar_inputs, is_scalar_call, built.free), inputs=built.inputs,
+                        scalar_names=scalar_names, real_names=real_names, inputs=built.inputs,
                         user_names=built.user_names)
     bindings = dict(resolution.bindings)
     user_names = names_in(node) | set(function.__globals__)
@@ -271,10 +293,12 @@ def _guarded(function, build_step):
             hint="This is a bug in sourcediff; please report it with this function.") from error
 
 
-def derivative(function, scalar_inputs=frozenset()):
-    """The cached reverse-mode `Derivative` of a Python function, specialised on its scalar inputs."""
-    return _cache.get(function.__code__, function.__globals__, scalar_inputs,
-                      lambda: _guarded(function, lambda: build(function, scalar_inputs)))
+def derivative(function, scalar_inputs=frozenset(), real_inputs=()):
+    """The cached reverse-mode `Derivative` of a Python function, specialised on its scalar inputs and its
+    float64 array inputs (`(name, ndim)` pairs)."""
+    key = (scalar_inputs, real_inputs) if real_inputs else scalar_inputs
+    return _cache.get(function.__code__, function.__globals__, key,
+                      lambda: _guarded(function, lambda: build(function, scalar_inputs, real_inputs)))
 
 
 def refresh():
@@ -282,13 +306,21 @@ def refresh():
     _cache.clear()
 
 
-def scalar_inputs_of(function, args):
+def input_kinds(function, args, kwargs=None):
+    """`(scalar inputs, real array inputs)` of a call: the names of the positional parameters (and captured
+    variables) holding real scalars, and `(name, ndim)` for the parameters holding float64 arrays."""
     code = function.__code__
     names = code.co_varnames[: code.co_argcount]
-    found = {n for n, a in zip(names, args) if type(a) in SCALAR_TYPES}
+    found = {name for name, argument in zip(names, args) if type(argument) in SCALAR_TYPES}
+    arrays = [(name, argument.ndim) for name, argument in zip(names, args)
+              if type(argument) is np.ndarray and argument.dtype == FLOAT64]
+    if kwargs:
+        parameters = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+        arrays += [(name, argument.ndim) for name, argument in kwargs.items()
+                   if type(argument) is np.ndarray and argument.dtype == FLOAT64 and name in parameters]
     if code.co_freevars and function.__closure__:
         found |= {n for n, cell in zip(code.co_freevars, function.__closure__) if type(_cell_value(cell)) in SCALAR_TYPES}
-    return frozenset(found)
+    return frozenset(found), tuple(sorted(arrays))
 
 
 def _cell_value(cell):
@@ -304,7 +336,7 @@ def run_forward(function, args, kwargs):
     The outputs are the value of the call, and then the final values of the parameters it writes
     into. A captured variable that changes while the call runs is refused.
     """
-    entry = derivative(function, scalar_inputs_of(function, args))
+    entry = derivative(function, *input_kinds(function, args, kwargs))
     cells = [_cell_value(c) for c in function.__closure__] if entry.free_names else []
     outputs, state = entry.forward_for(function)(*cells, *args, **kwargs)
     if cells and any(_cell_value(c) is not v for c, v in zip(function.__closure__, cells)):

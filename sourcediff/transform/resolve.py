@@ -164,12 +164,13 @@ class Resolution:
         found, value = self.value_of(node.func)
         return value if found else None
 
-    def classify(self, node, scalar_names):
-        """The `Site` of a call, binary or unary operation."""
+    def classify(self, node, scalar_names, real_names=None):
+        """The `Site` of a call, binary or unary operation (`scalar_names`: names holding real scalars;
+        `real_names`: names holding float64 reals of any shape, whose elementwise rules are inlined too)."""
         if isinstance(node, (gast.BinOp, gast.UnaryOp)):
             function = OPERATORS[type(node.op)]
             operands = [node.left, node.right] if isinstance(node, gast.BinOp) else [node.operand]
-            return self._site(function, f"operator.{function.__name__}", operands, [], scalar_names)
+            return self._site(function, f"operator.{function.__name__}", operands, [], scalar_names, real_names)
         func = node.func
         if isinstance(func, gast.Attribute) and global_path(func, self.local_names) is None:
             return Site(Kind.METHOD, source(func))
@@ -177,17 +178,19 @@ class Resolution:
         if not found:
             kind = Kind.SPREAD if _spreads(node) else Kind.CALL
             return Site(kind, source(func))
-        site = self._site(function, source(func), node.args, node.keywords, scalar_names)
+        site = self._site(function, source(func), node.args, node.keywords, scalar_names, real_names)
         if _spreads(node) and site.kind not in (Kind.INACTIVE, Kind.NO_RULE):
             return Site(Kind.SPREAD, site.text, function, site.rule)
         return site
 
-    def _site(self, function, text, arguments, keywords, scalar_names):
+    def _site(self, function, text, arguments, keywords, scalar_names, real_names=None):
         rule = self.rule_of(function)
         if rule is not None and not rule.differentiable:
             return Site(Kind.INACTIVE, text, function, rule)
         if rule is not None and rule.rrule is not None:
             all_scalar = all(_is_scalar_atom(a, scalar_names) for a in arguments) and not keywords
+            if not all_scalar and real_names and not keywords and _elementwise(function):
+                all_scalar = all(_is_scalar_atom(a, real_names) for a in arguments)
             if all_scalar and rule.partials and len(rule.partials) == len(arguments):
                 templates = partial_templates(rule)
                 if templates is not None:
@@ -247,6 +250,11 @@ def _hashable(value):
         return True
     except TypeError:
         return False
+
+
+def _elementwise(function):
+    """Whether a rule's partials are elementwise on arrays too (a ufunc, or an arithmetic operator)."""
+    return isinstance(function, np.ufunc) or any(function is f for f in OPERATORS.values())
 
 
 def _spreads(call):

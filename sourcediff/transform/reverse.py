@@ -27,6 +27,7 @@ Guarantees:
 """
 import contextlib
 import dataclasses
+import re
 
 import gast
 
@@ -87,6 +88,7 @@ class ReverseGenerator:
         self.function, self.origin, self.namer, self.classify, self.bind = function, origin, namer, classify, bind
         self.active, self.varying = analyses.active, analyses.varying
         self.scalar_names, self.inputs, self.user_names = analyses.scalar_names, analyses.inputs, analyses.user_names
+        self.real_names = getattr(analyses, "real_names", {})
         self.runtime, self.operator = namer.helper("runtime"), namer.helper("operator")
         self.body = function.body[:-1]
         self.result = function.body[-1].value.id
@@ -141,7 +143,7 @@ class ReverseGenerator:
 
     def site(self, value):
         if id(value) not in self.sites:
-            self.sites[id(value)] = self.classify(value, self.scalar_names)
+            self.sites[id(value)] = self.classify(value, self.scalar_names, self.real_names)
         return self.sites[id(value)]
 
     def helper_call(self, value, names):
@@ -362,8 +364,9 @@ class ReverseGenerator:
             value = self.getitem_call(value)
         arguments = self.call_arguments(value)
         rest = "".join(", " + a for a in arguments)
-        if site.kind is Kind.RULE:
-            return f"{self.runtime}.rrule({self.operator_text(value, site)}{rest})"
+        if site.kind is Kind.RULE:  # the rule found at build time (a guard of the build), called directly
+            name = re.sub(r"\W", "_", getattr(site.function, "__name__", "") or "primitive")
+            return f"{self.bind(name + '_rrule', site.rule.rrule)}({', '.join(arguments)})"
         if site.kind is Kind.METHOD:
             receiver_arguments = "".join(", " + a for a in arguments)
             return f"{self.runtime}.call_method({source(value.func.value)}, {value.func.attr!r}{receiver_arguments})"
@@ -375,11 +378,6 @@ class ReverseGenerator:
             listed = ", ".join(source(a) for a in positional) + ("," if len(positional) == 1 else "")
             return f"{self.runtime}.call_spread({source(value.func)}, ({listed}), {spread}, {{{keywords}}}, {extra})"
         return f"{self.runtime}.call({source(value.func)}{rest})"
-
-    def operator_text(self, value, site):
-        if isinstance(value, (gast.BinOp, gast.UnaryOp)):
-            return f"{self.operator}.{site.function.__name__}"
-        return source(value.func)
 
     def call_arguments(self, value):
         if isinstance(value, gast.BinOp):
@@ -650,11 +648,17 @@ class ReverseGenerator:
         bar = self.bar(target)
         arguments = [value.left, value.right] if isinstance(value, gast.BinOp) else \
             [value.operand] if isinstance(value, gast.UnaryOp) else list(value.args)
+        # operands of another shape than the result (broadcast arrays) get their cotangents summed back
+        shaped = len(arguments) > 1 and not all(
+            not isinstance(a, gast.Name) or a.id in self.scalar_names or self.real_names.get(a.id) == 0 for a in arguments)
         terms = []
         for argument, (parameters, template, module_globals) in zip(arguments, site.templates):
             if self.is_active(argument):
                 partial = self.instantiate(template, parameters, arguments, target, module_globals)
-                terms.append((argument.id, _scale(bar, partial)))
+                term = _scale(bar, partial)
+                if shaped:
+                    term = f"{self.runtime}.unbroadcast_to({term}, {self.read(argument)})"
+                terms.append((argument.id, term))
         return terms
 
     def instantiate(self, template, parameters, arguments, output, module_globals):

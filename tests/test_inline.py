@@ -1,0 +1,135 @@
+"""Rules inlined into the generated code: elementwise rules on float64 arrays, specialised on each argument's kind."""
+import copy
+
+import numpy as np
+import pytest
+
+import sourcediff as sd
+from sourcediff.testing import fd_vjp
+
+RNG = np.random.default_rng(5)
+
+
+def _check(f, *args, **kwargs):
+    """sd.gradient of `f` equals finite differences (argument by argument, dtype and shape kept), leaves the
+    arguments alone and gives the primal."""
+    saved = copy.deepcopy(args)
+    grads = sd.gradient(f, *args, **kwargs)
+    y, _ = sd.pullback(f, *copy.deepcopy(saved), **kwargs)
+    np.testing.assert_allclose(y, f(*copy.deepcopy(saved), **kwargs), rtol=1e-12)
+    for before, after in zip(saved, args):
+        assert np.array_equal(before, after)
+    expected = fd_vjp(lambda *a: f(*a, **kwargs), copy.deepcopy(saved), 1.0)
+    for primal, got, want in zip(saved, grads, expected):
+        assert np.shape(got) == np.shape(primal)
+        if isinstance(primal, np.ndarray):
+            assert isinstance(got, np.ndarray) and got.dtype == primal.dtype
+        tolerance = 1e-3 if np.asarray(primal).dtype == np.float32 else 1e-7
+        np.testing.assert_allclose(got, want, rtol=tolerance, atol=tolerance)
+    return grads
+
+
+def layer(w, b, x):
+    return np.sum(np.tanh(x @ w + b) ** 2)
+
+
+def broadcasting(a, b, c):
+    d = a * b - c / (1.5 + b * b)
+    return np.sum(np.exp(-d) + np.sin(a) * c)
+
+
+def mixed_scalars(x, s, t):
+    y = s * x + np.cos(t) * x * x
+    return np.mean(y / (2.0 + np.cos(y)))
+
+
+def loop_carried(h, w, xs):
+    for t in range(4):
+        h = np.tanh(w @ h + xs[t])
+    return np.sum(h * h)
+
+
+def branch_changes_kind(x, flag):
+    y = x * 2.0
+    if flag > 0.0:
+        y = [x, x]
+    return np.sum(y[0] * y[1]) if flag > 0.0 else np.sum(y * y)
+
+
+CASES = [
+    (layer, (RNG.normal(size=(3, 4)), RNG.normal(size=4), RNG.normal(size=(5, 3)))),
+    (broadcasting, (RNG.normal(size=(3, 1)), RNG.normal(size=(1, 4)), RNG.normal(size=4))),
+    (broadcasting, (RNG.normal(size=(2, 3)), RNG.normal(size=3), 0.7)),
+    (mixed_scalars, (RNG.normal(size=(2, 3)), 0.4, np.float64(1.1))),
+    (loop_carried, (RNG.normal(size=3), RNG.normal(size=(3, 3)) / 2, RNG.normal(size=(4, 3)))),
+    (branch_changes_kind, (RNG.normal(size=3), 1.0)),
+    (branch_changes_kind, (RNG.normal(size=3), -1.0)),
+]
+
+
+@pytest.mark.parametrize("f, args", CASES, ids=[f"{f.__name__}-{i}" for i, (f, _) in enumerate(CASES)])
+def test_inlined_elementwise_rules_match_finite_differences(f, args):
+    _check(f, *args)
+
+
+def test_elementwise_rules_on_float64_arrays_are_inlined():
+    text = sd.source(layer, example=CASES[0][1])
+    assert "tanh_rrule(" not in text and "add_rrule(" not in text
+    assert "* (1 - tanh ** 2)" in text or "* (1 - " in text
+    assert "runtime.unbroadcast_to(" in text  # `x @ w + b` broadcasts b
+    assert "tanh_rrule(add)" in sd.source(layer)  # without an example nothing is known about the arguments
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.complex128, np.int64])
+def test_other_dtypes_get_the_rules_and_their_own_specialisation(dtype):
+    """The inlined code is specialised on float64 arrays: other dtypes run the rules, with projections."""
+    a = (RNG.normal(size=(2, 3)) * 3).astype(dtype)
+    b = RNG.normal(size=3)
+    args = (a, b, 0.5)
+    if dtype is np.complex128:
+        def real_part(a, b, c):
+            return np.sum(np.abs(np.exp(-(a * b)) * c) ** 2)
+        (a_bar, b_bar, c_bar) = sd.gradient(real_part, a, b, 0.5)
+        step = 1e-6
+        direction = RNG.normal(size=a.shape) + 1j * RNG.normal(size=a.shape)
+        numeric = (real_part(a + step * direction, b, 0.5) - real_part(a - step * direction, b, 0.5)) / (2 * step)
+        assert np.real(np.vdot(a_bar, direction)) == pytest.approx(numeric, rel=1e-6)
+        assert "mul_rrule(a, b)" in sd.source(real_part, example=args)
+        return
+    text = sd.source(broadcasting, example=args)
+    assert "mul_rrule(a, b)" in text
+    grads = sd.gradient(broadcasting, *args)
+    if dtype is np.int64:
+        assert grads[1].dtype == np.float64
+        _check(lambda b, c: broadcasting(a, b, c), b, 0.5)
+    else:
+        _check(broadcasting, *args)
+    _check(broadcasting, a.astype(np.float64), b, 0.5)  # and the float64 version alongside it
+
+
+def test_specialisations_for_different_ndims_are_kept_apart():
+    def f(x, y):
+        return np.sum(np.sin(x) * y)
+
+    vector, matrix = RNG.normal(size=3), RNG.normal(size=(2, 3))
+    for x, y in [(vector, vector), (matrix, vector), (vector, matrix), (matrix, 0.5), (0.5, matrix), (vector, vector)]:
+        _check(f, x, y)
+
+
+def test_data_passed_by_keyword_is_specialised_too():
+    def loss(w, inputs, targets):
+        return np.mean((np.tanh(inputs @ w) - targets) ** 2)
+
+    w, inputs, targets = RNG.normal(size=(3, 2)), RNG.normal(size=(4, 3)), RNG.normal(size=(4, 2))
+    (w_bar,) = _check(loss, w, inputs=inputs, targets=targets)
+    assert w_bar.shape == (3, 2)
+
+
+def test_an_array_an_inlined_rule_reads_is_not_changed_by_a_later_write():
+    def f(x):
+        y = x * 1.0
+        z = np.sin(y)
+        y[0] = 5.0
+        return np.sum(z * y)
+
+    _check(f, RNG.normal(size=3))
