@@ -44,7 +44,7 @@ def _shift(writes):
 
 
 def _run(function, args, kwargs, writes, top_level=False):
-    entry, outputs, state = pipeline.run_forward(function, args, kwargs)
+    entry, outputs, state = pipeline.run_forward(function, args, kwargs, keywords_inactive=top_level)
     code = function.__code__
     parameters = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
     written = dict(entry.written)

@@ -10,6 +10,7 @@ the primal's shape and dtype and that the inputs are left unchanged.
     1.0
 """
 import copy
+import functools
 import math
 
 import numpy as np
@@ -200,13 +201,15 @@ def _apply_rule(lookup, f, args, kwargs):
     return saved, y, propagator
 
 
-def test_rrule(f, *args, output_cotangent=None, rtol=1e-6, atol=1e-6, fdm=None, **kwargs):
-    """Check the registered rrule of `f` at `args` against finite differences.
+def test_rrule(f, *args, output_cotangent=None, rtol=1e-6, atol=1e-6, fdm=None, rule=None, **kwargs):
+    """Check the registered rrule of `f` (or the rrule `rule` of it, registered or not) at `args` against
+    finite differences.
 
     Checks the primal value, the shape and dtype of every cotangent, that the inputs are not
     changed, and every cotangent leaf against a finite-difference vector-Jacobian product.
     """
-    saved, y, pullback = _apply_rule(rrule, f, args, kwargs)
+    lookup = rrule if rule is None else functools.update_wrapper(lambda _, *a, **k: rule(*a, **k), rule)
+    saved, y, pullback = _apply_rule(lookup, f, args, kwargs)
     seed = output_cotangent if output_cotangent is not None else _random_like(np.random.default_rng(1), y)
     cotangents = pullback(seed)
     if len(cotangents) != len(args) + 1:

@@ -98,6 +98,58 @@ multilinear_frule(np.matmul)
 multilinear_frule(operator.matmul)
 
 
+# Products of float64 vectors and matrices of known ndim, inlined by the transformer. The outer products are
+# written with broadcasting (`y_bar[:, None] * b`) so that a `Zero()` or `Thunk` cotangent passes through.
+
+def _ndim_samples(ndims, seed):
+    shapes = {(2, 2): [(2, 3), (3, 4)], (2, 1): [(2, 3), (3,)], (1, 2): [(3,), (3, 4)], (1, 1): [(3,), (3,)]}[ndims]
+    return lambda: [Sample((draw(shapes[0], seed), draw(shapes[1], seed + 1)))]
+
+
+@register_rrule(np.matmul, ndims=(2, 2), samples=_ndim_samples((2, 2), 50))
+@register_rrule(operator.matmul, ndims=(2, 2), samples=_ndim_samples((2, 2), 50))
+def matrix_matrix_rrule(a, b):
+    y = a @ b
+
+    def matrix_matrix_pullback(y_bar):
+        return NO_FIELDS, y_bar @ b.T, a.T @ y_bar
+
+    return y, matrix_matrix_pullback
+
+
+@register_rrule(np.matmul, ndims=(2, 1), samples=_ndim_samples((2, 1), 52))
+@register_rrule(operator.matmul, ndims=(2, 1), samples=_ndim_samples((2, 1), 52))
+def matrix_vector_rrule(a, b):
+    y = a @ b
+
+    def matrix_vector_pullback(y_bar):
+        return NO_FIELDS, y_bar[:, None] * b, a.T @ y_bar
+
+    return y, matrix_vector_pullback
+
+
+@register_rrule(np.matmul, ndims=(1, 2), samples=_ndim_samples((1, 2), 54))
+@register_rrule(operator.matmul, ndims=(1, 2), samples=_ndim_samples((1, 2), 54))
+def vector_matrix_rrule(a, b):
+    y = a @ b
+
+    def vector_matrix_pullback(y_bar):
+        return NO_FIELDS, b @ y_bar, a[:, None] * y_bar
+
+    return y, vector_matrix_pullback
+
+
+@register_rrule(np.matmul, ndims=(1, 1), samples=_ndim_samples((1, 1), 56))
+@register_rrule(operator.matmul, ndims=(1, 1), samples=_ndim_samples((1, 1), 56))
+def vector_vector_rrule(a, b):
+    y = a @ b
+
+    def vector_vector_pullback(y_bar):
+        return NO_FIELDS, y_bar * b, y_bar * a
+
+    return y, vector_vector_pullback
+
+
 # einsum, and the products that are einsum contractions.
 
 def explicit_subscripts(subscripts, operands):

@@ -23,7 +23,8 @@ import numpy as np
 from ..errors import RuleError
 from .differentials import NO_FIELDS, ZERO, extern, is_zero
 from .projection import project
-from .registry import Sample, fresh, register_frule, register_rrule
+from .linear import draw
+from .registry import ANY_ARRAY, Sample, fresh, register_frule, register_rrule
 
 # The parameters NumPy takes by position after the array.
 SUM_PARAMETERS = ("axis", "dtype", "out", "keepdims", "initial", "where")
@@ -86,6 +87,35 @@ def sum_rrule(x, *args, **kwargs):
         return cotangents(x, ZERO if is_zero(y_bar) else spread(extern(y_bar), x, axes, keepdims), args)
 
     return y, sum_pullback
+
+
+def whole_array_samples(seed):
+    def samples():
+        return [Sample((draw(shape, seed + k),)) for k, shape in enumerate([(4,), (3, 4), (2, 3, 2)])]
+
+    return samples
+
+
+# The sum and mean of a whole float64 array, inlined by the transformer (`Zero() * ones` is `Zero()`).
+
+@register_rrule(np.sum, ndims=(ANY_ARRAY,), samples=whole_array_samples(23))
+def array_sum_rrule(x):
+    y = np.sum(x)
+
+    def array_sum_pullback(y_bar):
+        return NO_FIELDS, y_bar * np.ones_like(x)
+
+    return y, array_sum_pullback
+
+
+@register_rrule(np.mean, ndims=(ANY_ARRAY,), samples=whole_array_samples(24))
+def array_mean_rrule(x):
+    y = np.mean(x)
+
+    def array_mean_pullback(y_bar):
+        return NO_FIELDS, (y_bar / x.size) * np.ones_like(x)
+
+    return y, array_mean_pullback
 
 
 @register_frule(np.sum)

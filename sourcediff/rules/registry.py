@@ -32,6 +32,27 @@ class Rule:
     functional: object = None
     inactive_arguments: tuple = ()
     updates: bool = False
+    specialisations: tuple = ()
+
+
+ANY_ARRAY = "any array"
+
+
+@dataclasses.dataclass(frozen=True)
+class Specialisation:
+    """An rrule for float64 arguments of the given ndims (an int, or `ANY_ARRAY` for any ndim ≥ 1).
+
+    Its pullback's cotangents are expressions of the arguments, the output and `y_bar` only, which also
+    hold for `Zero()` and `Thunk` cotangents, so the transformer pastes them into the generated code.
+    """
+
+    ndims: tuple
+    rrule: object
+    samples: object = None
+
+    def matches(self, ndims):
+        return len(ndims) == len(self.ndims) and all(
+            n == wanted or (wanted == ANY_ARRAY and isinstance(n, int) and n >= 1) for n, wanted in zip(ndims, self.ndims))
 
 
 RULES = {}
@@ -79,7 +100,7 @@ def _registrar(f, mode, samples, inactive_arguments=None, updates=False):
     return register
 
 
-def register_rrule(f, *, samples=None, inactive_arguments=None, updates=False):
+def register_rrule(f, *, samples=None, inactive_arguments=None, updates=False, ndims=None):
     """Decorator registering `rule(*args, **kwargs) -> (y, pullback)` as the rrule of `f`.
 
     `pullback(y_bar)` returns `(∂self, ∂arg1, ...)`: one entry per positional argument, after the
@@ -88,7 +109,19 @@ def register_rrule(f, *, samples=None, inactive_arguments=None, updates=False):
     generates no derivative code for what flows into them). `updates` marks a rule that changes
     an argument in place (the generated code has made that argument its own first), such as the
     rule of `operator.iadd` or of `list.append`.
+
+    With `ndims`, the rule is a `Specialisation` for float64 arguments of those ndims, kept beside
+    the general rrule (which still serves every other call): its pullback must be the single
+    statement `return NO_FIELDS, <one cotangent expression per argument>`.
     """
+    if ndims is not None:
+        def specialise(rule_function):
+            rule = lookup(f)
+            existing = rule.specialisations if rule is not None else ()
+            _update(f, specialisations=existing + (Specialisation(tuple(ndims), rule_function, samples),))
+            return rule_function
+
+        return specialise
     return _registrar(f, "rrule", samples, inactive_arguments, updates)
 
 

@@ -31,7 +31,7 @@ from .lower_jumps import lower_jumps
 from .normalize import normalize
 from .resolve import Kind, Resolution, _hashable
 from .reverse import ReverseGenerator
-from .scalars import UNKNOWN, real_ndims, scalars
+from .scalars import UNKNOWN, matmul_ndim, real_ndims, scalars
 from .source import parse_function
 from .syntax import Namer, names_in, source
 
@@ -177,9 +177,10 @@ class Analyses:
         self.__dict__.update(facts)
 
 
-def build(function, scalar_inputs, real_inputs=()):
+def build(function, scalar_inputs, real_inputs=(), inactive_inputs=frozenset()):
     """Transform and compile the reverse-mode derivative of `function` (specialised on which inputs are
-    real scalars and which float64 arrays, of which ndim)."""
+    real scalars and which float64 arrays, of which ndim, and on the inputs whose cotangents nobody
+    wants: those `sd.gradient` and `sd.pullback` get by keyword)."""
     built = _front_while_building(function)
     node, resolution, namer = built.node, built.resolution, built.namer
 
@@ -203,6 +204,8 @@ def build(function, scalar_inputs, real_inputs=()):
             return None
         if callee in (np.sum, np.mean) and len(operands) == 1:
             return 0
+        if callee is np.matmul and len(operands) == 2:
+            return matmul_ndim(*operands)
         rule = resolution.rule_of(callee)
         if rule is None or rule.partials is None or len(rule.partials) != len(operands):
             return None
@@ -217,7 +220,7 @@ def build(function, scalar_inputs, real_inputs=()):
                             counting) if real_inputs else {}
     written = getattr(node, "written", {})
     outputs = [node.body[-1].value.id] + list(written.values())
-    varying = varying_names(node, built.inputs, inactive_positions)
+    varying = varying_names(node, [i for i in built.inputs if i not in inactive_inputs], inactive_positions)
     analyses = Analyses(active=activity(node, varying, inactive_positions, outputs), varying=varying,
                         scalar_names=scalar_names, real_names=real_names, inputs=built.inputs,
                         user_names=built.user_names)
@@ -293,12 +296,12 @@ def _guarded(function, build_step):
             hint="This is a bug in sourcediff; please report it with this function.") from error
 
 
-def derivative(function, scalar_inputs=frozenset(), real_inputs=()):
-    """The cached reverse-mode `Derivative` of a Python function, specialised on its scalar inputs and its
-    float64 array inputs (`(name, ndim)` pairs)."""
-    key = (scalar_inputs, real_inputs) if real_inputs else scalar_inputs
+def derivative(function, scalar_inputs=frozenset(), real_inputs=(), inactive_inputs=frozenset()):
+    """The cached reverse-mode `Derivative` of a Python function, specialised on its scalar inputs, its
+    float64 array inputs (`(name, ndim)` pairs) and the inputs that get no cotangent."""
+    key = (scalar_inputs, real_inputs, inactive_inputs) if real_inputs or inactive_inputs else scalar_inputs
     return _cache.get(function.__code__, function.__globals__, key,
-                      lambda: _guarded(function, lambda: build(function, scalar_inputs, real_inputs)))
+                      lambda: _guarded(function, lambda: build(function, scalar_inputs, real_inputs, inactive_inputs)))
 
 
 def refresh():
@@ -330,13 +333,14 @@ def _cell_value(cell):
         return None
 
 
-def run_forward(function, args, kwargs):
+def run_forward(function, args, kwargs, keywords_inactive=False):
     """Run the derivative's forward for a call: `(derivative, outputs, state)`.
 
     The outputs are the value of the call, and then the final values of the parameters it writes
     into. A captured variable that changes while the call runs is refused.
     """
-    entry = derivative(function, *input_kinds(function, args, kwargs))
+    inactive = frozenset(kwargs) if keywords_inactive and kwargs else frozenset()
+    entry = derivative(function, *input_kinds(function, args, kwargs), inactive)
     cells = [_cell_value(c) for c in function.__closure__] if entry.free_names else []
     outputs, state = entry.forward_for(function)(*cells, *args, **kwargs)
     if cells and any(_cell_value(c) is not v for c, v in zip(function.__closure__, cells)):

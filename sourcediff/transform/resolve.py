@@ -25,7 +25,7 @@ import numpy as np
 from ..rules import registry
 from .normalize import global_path
 from .syntax import source
-from .templates import partial_templates
+from .templates import partial_templates, pullback_templates
 
 MISSING = object()
 BOUND_METHODS = (types.MethodType, types.BuiltinMethodType)  # made anew on each lookup: equal, not identical
@@ -61,6 +61,7 @@ class Site:
     function: object = None
     rule: object = None
     templates: object = None
+    pullback: object = None  # an inlined specialisation's `pullback_templates`
 
 
 class Guards:
@@ -85,7 +86,7 @@ def _rule_parts(rule):
     if rule is None:
         return None
     return (rule, rule.rrule, rule.frule, rule.partials, rule.differentiable, rule.fresh, rule.functional,
-            rule.inactive_arguments, rule.updates)
+            rule.inactive_arguments, rule.updates, rule.specialisations)
 
 
 class _RuleGuard:
@@ -187,6 +188,13 @@ class Resolution:
         rule = self.rule_of(function)
         if rule is not None and not rule.differentiable:
             return Site(Kind.INACTIVE, text, function, rule)
+        if rule is not None and rule.specialisations and real_names and not keywords:
+            ndims = [real_names.get(a.id) if isinstance(a, gast.Name) else None for a in arguments]
+            for specialisation in rule.specialisations:
+                if specialisation.matches(ndims):
+                    templates = pullback_templates(specialisation.rrule)
+                    if templates is not None:
+                        return Site(Kind.INLINE, text, function, rule, pullback=templates)
         if rule is not None and rule.rrule is not None:
             all_scalar = all(_is_scalar_atom(a, scalar_names) for a in arguments) and not keywords
             if not all_scalar and real_names and not keywords and _elementwise(function):

@@ -648,6 +648,11 @@ class ReverseGenerator:
         bar = self.bar(target)
         arguments = [value.left, value.right] if isinstance(value, gast.BinOp) else \
             [value.operand] if isinstance(value, gast.UnaryOp) else list(value.args)
+        if site.pullback is not None:  # a specialised rule's cotangent expressions, pasted in
+            names, expressions, module_globals = site.pullback
+            atoms = {**{n: self.read(a) for n, a in zip(names, arguments)}, names[-2]: self.read(target), names[-1]: bar}
+            return [(argument.id, source(self.paste(expression, names, atoms, module_globals)))
+                    for argument, expression in zip(arguments, expressions) if self.is_active(argument)]
         # operands of another shape than the result (broadcast arrays) get their cotangents summed back
         shaped = len(arguments) > 1 and not all(
             not isinstance(a, gast.Name) or a.id in self.scalar_names or self.real_names.get(a.id) == 0 for a in arguments)
@@ -660,6 +665,12 @@ class ReverseGenerator:
                     term = f"{self.runtime}.unbroadcast_to({term}, {self.read(argument)})"
                 terms.append((argument.id, term))
         return terms
+
+    def paste(self, expression, names, atoms, module_globals):
+        """`expression` with `names` replaced by the texts `atoms` and its free names bound to the rule module's objects."""
+        used = {n.id for n in gast.walk(expression) if isinstance(n, gast.Name)}
+        renames = {free: self.bind(free, module_globals.get(free)) for free in free_names(expression, names)}
+        return renamed(expression, {**{n: atoms[n] for n in names if n in used}, **renames})
 
     def instantiate(self, template, parameters, arguments, output, module_globals):
         used = {n.id for n in gast.walk(template) if isinstance(n, gast.Name)}

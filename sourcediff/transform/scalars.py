@@ -116,7 +116,7 @@ def real_ndims(function, real_inputs, real_call, captured=(), counting=True):
             if left is PENDING or right is PENDING:
                 return PENDING
             if isinstance(value.op, gast.MatMult):
-                return _matmul_ndim(left, right)
+                return matmul_ndim(left, right)
             if not isinstance(value.op, (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow)) or left == right == "int":
                 return None
             return _broadcast_ndim([left, right])
@@ -172,7 +172,7 @@ def _broadcast_ndim(operands):
     return UNKNOWN if UNKNOWN in ndims else max(ndims)
 
 
-def _matmul_ndim(left, right):
+def matmul_ndim(left, right):
     if left in (UNKNOWN,) or right in (UNKNOWN,):
         return UNKNOWN
     if left in (0, "int") or right in (0, "int"):

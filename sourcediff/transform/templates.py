@@ -8,6 +8,7 @@ generated module can bind them to the objects the rule module meant.
 import ast
 import functools
 import inspect
+import textwrap
 
 import gast
 
@@ -59,3 +60,51 @@ def partial_templates(rule):
 
 def free_names(expression, parameters):
     return sorted({n.id for n in gast.walk(expression) if isinstance(n, gast.Name)} - set(parameters))
+
+
+@functools.lru_cache(maxsize=None)
+def pullback_templates(rrule):
+    """`(parameters, [cotangent expression per parameter], globals)` of an rrule written in the inlinable form
+
+        def f_rrule(a, b):
+            y = <the primitive on a, b>
+            def f_pullback(y_bar):
+                return NO_FIELDS, <a's cotangent>, <b's cotangent>
+            return y, f_pullback
+
+    where the expressions read only the parameters, `y`, `y_bar` and the rule module's globals; the
+    parameters are followed by the output's and the cotangent's names. None for any other form."""
+    try:
+        text = textwrap.dedent(inspect.getsource(rrule))
+        tree = ast.parse(text)
+    except (OSError, TypeError, SyntaxError):
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
+        return None
+    function = tree.body[0]
+    arguments = function.args
+    if arguments.vararg or arguments.kwarg or arguments.kwonlyargs or arguments.defaults or arguments.posonlyargs:
+        return None
+    parameters = [a.arg for a in arguments.args]
+    if len(function.body) != 3:
+        return None
+    forward, pullback, returned = function.body
+    if not (isinstance(forward, ast.Assign) and len(forward.targets) == 1 and isinstance(forward.targets[0], ast.Name)
+            and isinstance(pullback, ast.FunctionDef) and isinstance(returned, ast.Return)
+            and isinstance(returned.value, ast.Tuple) and len(returned.value.elts) == 2):
+        return None
+    output = forward.targets[0].id
+    if [getattr(e, "id", None) for e in returned.value.elts] != [output, pullback.name]:
+        return None
+    inner = pullback.args
+    if len(inner.args) != 1 or inner.vararg or inner.kwarg or inner.kwonlyargs or pullback.decorator_list:
+        return None
+    cotangent = inner.args[0].arg
+    if len(pullback.body) != 1 or not isinstance(pullback.body[0], ast.Return) or \
+            not isinstance(pullback.body[0].value, ast.Tuple) or len(pullback.body[0].value.elts) != len(parameters) + 1:
+        return None
+    expressions = [gast.ast_to_gast(e) for e in pullback.body[0].value.elts[1:]]
+    names = parameters + [output, cotangent]
+    if any(isinstance(n, gast.Lambda) for e in expressions for n in gast.walk(e)):
+        return None
+    return names, expressions, rrule.__globals__
