@@ -217,7 +217,7 @@ def build(function, scalar_inputs, real_inputs=(), inactive_inputs=frozenset()):
     counting = "range" not in function.__globals__ and not any(
         isinstance(n, gast.Name) and n.id == "range" and not isinstance(n.ctx, gast.Load) for n in gast.walk(node))
     real_names = real_ndims(node, {**dict.fromkeys(scalar_inputs, 0), **dict(real_inputs)}, real_call, built.free,
-                            counting) if real_inputs else {}
+                            counting) if real_inputs or scalar_inputs else {}
     written = getattr(node, "written", {})
     outputs = [node.body[-1].value.id] + list(written.values())
     varying = varying_names(node, [i for i in built.inputs if i not in inactive_inputs], inactive_positions)

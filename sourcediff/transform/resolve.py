@@ -197,8 +197,10 @@ class Resolution:
                         return Site(Kind.INLINE, text, function, rule, pullback=templates)
         if rule is not None and rule.rrule is not None:
             all_scalar = all(_is_scalar_atom(a, scalar_names) for a in arguments) and not keywords
-            if not all_scalar and real_names and not keywords and _elementwise(function):
-                all_scalar = all(_is_scalar_atom(a, real_names) for a in arguments)
+            if not all_scalar and real_names and not keywords:
+                zero_dimensional = {n for n, ndim in real_names.items() if ndim == 0}
+                all_scalar = all(_is_scalar_atom(a, real_names if _elementwise(function) else zero_dimensional)
+                                 for a in arguments)
             if all_scalar and rule.partials and len(rule.partials) == len(arguments):
                 templates = partial_templates(rule)
                 if templates is not None:

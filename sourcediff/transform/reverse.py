@@ -32,6 +32,7 @@ import re
 import gast
 
 from ..errors import NoRuleError
+from .liveness import without_dead_zero_stores
 from .dataflow import captured_names, captured_writes, closure_captures, definitely_bound, live_after, simple_statements
 from .resolve import Kind
 from .syntax import index_value, loaded_names, renamed, source
@@ -494,7 +495,7 @@ class ReverseGenerator:
             lines.add(depth, f"{bar} = {term}", line)
         else:
             self.use(bar, state)
-            if name in self.scalar_names:
+            if name in self.scalar_names or name in self.real_names:
                 lines.add(depth, f"{bar} = {bar} + {term}", line)
             else:
                 lines.add(depth, f"{bar} = {self.runtime}.accumulate({bar}, {term})", line)
@@ -788,6 +789,7 @@ class ReverseGenerator:
         text.add(0, "", last)
         text.add(0, "", last)
         text.add(0, f"def {name}_pullback(state, {', '.join(self.bar(n) for n in self.outputs)}):", last)
+        start = len(text.entries)
         if state:
             text.add(1, f"{state_tuple} = state", last)
         for tracked in sorted(self.tracked):
@@ -797,6 +799,7 @@ class ReverseGenerator:
             text.add(1, f"{bar} = {self.runtime}.ZERO", last)
         text.extend(reverse)
         text.add(1, f"return ({', '.join(results)}{',' if len(results) == 1 else ''})", last)
+        text.entries[start:] = without_dead_zero_stores(text.entries[start:], self.runtime)
         return text
 
 
