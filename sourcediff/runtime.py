@@ -10,13 +10,14 @@ import inspect
 import linecache
 import operator
 import sys
+import sysconfig
 import types
 
 import numpy as np
 
 from .errors import NoRuleError, UnsupportedSyntaxError
 from .rules.containers import regroup
-from .rules.differentials import NO_FIELDS, ZERO, Tangent, accumulate, extern, is_zero
+from .rules.differentials import NO_FIELDS, ZERO, InplaceableThunk, Tangent, accumulate, extern, is_zero
 from .rules.numpy_indexing import add_at_index
 from .rules.projection import project
 from .rules.registry import Sample, lookup, non_differentiable, register_frule, register_rrule
@@ -31,6 +32,33 @@ reverse_call = None
 
 
 # Cotangents of containers
+
+def _reference_count(value, term):
+    return sys.getrefcount(value)
+
+
+def _owned_count():
+    """References to an array held by one local variable of the calling frame, as `accumulate_into` sees them."""
+    owned = np.zeros(1)
+    return _reference_count(owned, None)
+
+
+# (reference counts are not exact where the interpreter runs without its global lock: no in-place adds there)
+_OWNED = -1 if sysconfig.get_config_var("Py_GIL_DISABLED") else _owned_count()
+
+
+def accumulate_into(current, term):
+    """`accumulate(current, term)`, adding in place when `current` is a float array that nothing but the calling
+    pullback's variable refers to (so no one else can see it change): no new array per accumulation."""
+    if type(current) is np.ndarray and sys.getrefcount(current) <= _OWNED and current.base is None and \
+            current.dtype.kind == "f" and current.flags.writeable:
+        if type(term) is np.ndarray and current.shape == term.shape and current.dtype == term.dtype:
+            current += term
+            return current
+        if type(term) is InplaceableThunk:
+            return term.add_into(current)
+    return accumulate(current, term)
+
 
 def unbroadcast_to(cotangent, primal):
     """The cotangent of an operand of an inlined elementwise operation: `cotangent` summed over the axes along

@@ -133,3 +133,42 @@ def test_an_array_an_inlined_rule_reads_is_not_changed_by_a_later_write():
         return np.sum(z * y)
 
     _check(f, RNG.normal(size=3))
+
+
+def test_accumulate_into_adds_in_place_only_into_arrays_nobody_else_sees():
+    from sourcediff import runtime
+
+    def owned():
+        buffer = np.ones(3)
+        before = id(buffer)
+        buffer = runtime.accumulate_into(buffer, np.full(3, 2.0))
+        return id(buffer) == before, buffer
+
+    in_place, value = owned()
+    assert in_place and np.array_equal(value, np.full(3, 3.0))
+
+    shared = np.ones(3)
+    alias = shared
+    result = runtime.accumulate_into(alias, np.full(3, 2.0))
+    assert np.array_equal(shared, np.ones(3)) and np.array_equal(result, np.full(3, 3.0))
+
+    base = np.ones(4)
+
+    def through_a_view():
+        view = base[:3] * 1.0  # a new array: may be added into
+        window = base[1:]  # a view of an array held elsewhere: may not
+        return runtime.accumulate_into(view, np.ones(3)), runtime.accumulate_into(window, np.ones(3))
+
+    added, windowed = through_a_view()
+    assert np.array_equal(base, np.ones(4)) and np.array_equal(windowed, np.full(3, 2.0))
+    assert np.array_equal(runtime.accumulate_into(np.ones(2, dtype=np.float32), np.ones(2)), np.full(2, 2.0))
+
+
+def test_cotangents_accumulated_in_a_loop_are_right_and_arguments_unchanged():
+    def f(w, xs):
+        total = 0.0
+        for t in range(3):
+            total = total + np.sum(np.tanh(w @ xs[t]) * xs[t])
+        return total
+
+    _check(f, RNG.normal(size=(4, 4)) / 2, RNG.normal(size=(3, 4)))

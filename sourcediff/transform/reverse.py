@@ -495,10 +495,10 @@ class ReverseGenerator:
             lines.add(depth, f"{bar} = {term}", line)
         else:
             self.use(bar, state)
-            if name in self.scalar_names or name in self.real_names:
+            if name in self.scalar_names or self.real_names.get(name) == 0:
                 lines.add(depth, f"{bar} = {bar} + {term}", line)
             else:
-                lines.add(depth, f"{bar} = {self.runtime}.accumulate({bar}, {term})", line)
+                lines.add(depth, f"{bar} = {self.runtime}.accumulate_into({bar}, {term})", line)
         return state.assigned(bar)
 
     def restore(self, name, depth, lines, line):
