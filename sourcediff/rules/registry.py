@@ -34,6 +34,10 @@ class Rule:
     updates: bool = False
     specialisations: tuple = ()
 
+    def __setattr__(self, name, value):
+        object.__setattr__(self, name, value)
+        _version[0] += 1  # every change of a rule is a new version (cached derivatives re-check their rules)
+
 
 ANY_ARRAY = "any array"
 
@@ -55,7 +59,23 @@ class Specialisation:
             n == wanted or (wanted == ANY_ARRAY and isinstance(n, int) and n >= 1) for n, wanted in zip(ndims, self.ndims))
 
 
-RULES = {}
+class _Rules(dict):
+    """The registry's dict: adding, replacing or removing an entry changes the version."""
+
+    def __setitem__(self, key, value):
+        super().__setitem__(key, value)
+        _version[0] += 1
+
+    def __delitem__(self, key):
+        super().__delitem__(key)
+        _version[0] += 1
+
+    def pop(self, *args):
+        _version[0] += 1
+        return super().pop(*args)
+
+
+RULES = _Rules()
 _lock = threading.Lock()
 _version = [0]
 

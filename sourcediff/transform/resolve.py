@@ -65,20 +65,33 @@ class Site:
 
 
 class Guards:
-    """What a build resolved: `(lookup, expected)` pairs, each re-run and compared by identity in `hold`."""
+    """What a build resolved: `(lookup, expected)` pairs, each re-run and compared by identity in `hold`.
+
+    The guards on rules are re-run only when the registry has changed since they last held (every
+    change of a rule or of the registry's dict changes its version)."""
 
     def __init__(self):
-        self.entries = {}
+        self.entries, self.rules = {}, {}
+        self.rules_version = None
 
     def add(self, key, lookup, expected):
-        self.entries.setdefault(key, (lookup, expected))
+        (self.rules if key[0] == "rule" else self.entries).setdefault(key, (lookup, expected))
 
     def hold(self):
-        for lookup, expected in self.entries.values():
-            found = lookup()
-            if found is not expected and not (isinstance(expected, BOUND_METHODS) and found == expected):
+        version = registry.version()
+        if version != self.rules_version:
+            if not _all_hold(self.rules.values()):
                 return False
-        return True
+            self.rules_version = version
+        return _all_hold(self.entries.values())
+
+
+def _all_hold(guards):
+    for lookup, expected in guards:
+        found = lookup()
+        if found is not expected and not (isinstance(expected, BOUND_METHODS) and found == expected):
+            return False
+    return True
 
 
 def _rule_parts(rule):
