@@ -152,8 +152,11 @@ def gradient(f, *args, **kwargs):
         >>> gradient(lambda x: x ** 3, 2.0)
         (12.0,)
     """
-    y, back = pullback(f, *args, **kwargs)
-    return back(_seed(y, f))
+    def run():
+        y, back = pullback(f, *args, **kwargs)
+        return back(_seed(y, f))
+
+    return pipeline.with_recursion_room(run)
 
 
 def source(f, mode="reverse", example=None):

@@ -260,19 +260,23 @@ class Normalizer:
     def iteration(self, iterable, target):
         """The sequences a loop indexes, and a function giving the statements that bind its target."""
         line = self.line
-        if _is_call_to(iterable, "enumerate", self.local_names) and isinstance(target, gast.Tuple) and len(target.elts) == 2:
-            sequence = self.sequence(iterable.args[0])
+        # enumerate and zip iterate their arguments as a loop would (a dict view is read live, as Python reads it)
+        if _is_call_to(iterable, "enumerate", self.local_names) and isinstance(target, gast.Tuple) and len(target.elts) == 2 \
+                and len(iterable.args) in (1, 2) and not iterable.keywords:
+            sequences, bind_item = self.iteration(iterable.args[0], target.elts[1])
             start = self.atom(iterable.args[1]) if len(iterable.args) > 1 else None
 
             def bind(index):
                 counter = index if start is None else gast.BinOp(left=index, op=gast.Add(), right=start)
-                return [gast.Assign(targets=[target.elts[0]], value=counter, type_comment=None, lineno=line, col_offset=0),
-                        _item_assign(target.elts[1], sequence, index, line)]
+                return [gast.Assign(targets=[target.elts[0]], value=counter, type_comment=None, lineno=line, col_offset=0)] \
+                    + bind_item(index)
 
-            return [sequence], bind
-        if _is_call_to(iterable, "zip", self.local_names) and isinstance(target, gast.Tuple) and len(target.elts) == len(iterable.args):
-            sequences = [self.sequence(a) for a in iterable.args]
-            return sequences, lambda index: [_item_assign(t, s, index, line) for t, s in zip(target.elts, sequences)]
+            return sequences, bind
+        if _is_call_to(iterable, "zip", self.local_names) and isinstance(target, gast.Tuple) and \
+                len(target.elts) == len(iterable.args) and not iterable.keywords:
+            parts = [self.iteration(a, t) for a, t in zip(iterable.args, target.elts)]
+            return [s for sequences, _ in parts for s in sequences], \
+                lambda index: [statement for _, bind in parts for statement in bind(index)]
         method = iterable.func.attr if isinstance(iterable, gast.Call) and isinstance(iterable.func, gast.Attribute) else None
         if method in ("items", "values", "keys") and not iterable.args:
             mapping = self.atom(iterable.func.value)

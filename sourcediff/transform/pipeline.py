@@ -352,19 +352,24 @@ def run_forward(function, args, kwargs, keywords_inactive=False):
 
 _room_lock = threading.Lock()
 _room = {"users": 0, "limit": None}
+_room_here = threading.local()  # whether this thread already runs inside `with_recursion_room`
 
 
 def with_recursion_room(run):
     """Run `run()` with a recursion limit that leaves room for the derivative's own frames (a few per
     call of the user's code); the limit is restored when the last differentiation running ends."""
+    if getattr(_room_here, "inside", False):
+        return run()
     with _room_lock:
         if _room["users"] == 0:
             _room["limit"] = sys.getrecursionlimit()
             sys.setrecursionlimit(max(_room["limit"], 8 * _room["limit"]))
         _room["users"] += 1
+    _room_here.inside = True
     try:
         return run()
     finally:
+        _room_here.inside = False
         with _room_lock:
             _room["users"] -= 1
             if _room["users"] == 0:

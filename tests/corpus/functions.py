@@ -1255,6 +1255,20 @@ def float_equal_to_a_read_item_after_an_update(xs):
     return s + t * table['a']
 
 
+def values_read_live_through_enumerate(d):
+    """Fuzz seed 1409573: a dict's values view is read live while the loop changes an entry."""
+    for i, e in enumerate(d.values()):
+        d["c"] += e * (i + 1.0)
+    return d["c"]
+
+
+def enumerate_with_start_keyword(xs):
+    total = 0.0
+    for i, (a, b) in enumerate(zip(xs, xs[1:]), start=2):
+        total = total + i * a * b
+    return total
+
+
 CORPUS = [
     Case(scalar_poly, (0.7, -1.3)),
     Case(scalar_division_chain, (1.2, 0.8)),
@@ -1421,4 +1435,6 @@ CORPUS = [
     Case(recursion_deeper_than_the_default_limit_allows, (0.4,)),
     Case(view_made_after_a_write_read_by_a_closure, (_sym(2),)),
     Case(float_equal_to_a_read_item_after_an_update, ([1.0],)),
+    Case(values_read_live_through_enumerate, ({"a": 1.0, "b": 2.0, "c": 0.5},)),
+    Case(enumerate_with_start_keyword, ([0.5, -1.5, 2.0, 0.25],)),
 ]
