@@ -172,3 +172,41 @@ def test_cotangents_accumulated_in_a_loop_are_right_and_arguments_unchanged():
         return total
 
     _check(f, RNG.normal(size=(4, 4)) / 2, RNG.normal(size=(3, 4)))
+
+
+def chain(x):
+    return np.sum(np.exp(np.sin(x) * np.cos(x)) ** 2)
+
+
+def cosine_in_a_branch(x, flag):
+    s = np.sin(x)
+    if flag > 0.0:
+        c = np.cos(x)
+        s = s * c
+    return np.sum(s)
+
+
+def operand_reassigned(x):
+    c = np.cos(x)
+    x = x * 2.0
+    return np.sum(np.sin(x) * c)
+
+
+def test_partials_reuse_what_the_forward_computed():
+    x = RNG.normal(size=5)
+    _check(chain, x)
+    assert "np.cos(x)" not in _pullback_code(chain, (x,)) and "np.sin(x)" not in _pullback_code(chain, (x,))
+
+
+@pytest.mark.parametrize("f, args", [(cosine_in_a_branch, (RNG.normal(size=4), 1.0)),
+                                     (cosine_in_a_branch, (RNG.normal(size=4), -1.0)),
+                                     (operand_reassigned, (RNG.normal(size=4),))])
+def test_values_that_may_differ_are_not_reused(f, args):
+    _check(f, *args)
+    assert "np.cos(" in _pullback_code(f, args)
+
+
+def _pullback_code(f, args):
+    """The generated pullback's statements (no comments) for a call with `args`."""
+    pullback = sd.source(f, example=args).split("_pullback(state")[1]
+    return "\n".join(line for line in pullback.splitlines() if not line.strip().startswith("#"))

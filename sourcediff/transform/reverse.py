@@ -26,6 +26,7 @@ Guarantees:
   object reached through a global, raise `UnsupportedSyntaxError` naming the line.
 """
 import contextlib
+import copy
 import dataclasses
 import re
 
@@ -101,6 +102,7 @@ class ReverseGenerator:
                                  if captured_writes(d if isinstance(d, gast.FunctionDef) else d.value,
                                                     set(self.inputs) | set(self.assignments))}
         self.synthetic, self.bars, self.stacks, self.sites = {}, {}, {}, {}
+        self.computed = None  # what `reuse` may take from the forward
         self.tracked, self.initialised = set(), set()
         self.loop_depth = 0
 
@@ -652,7 +654,7 @@ class ReverseGenerator:
         if site.pullback is not None:  # a specialised rule's cotangent expressions, pasted in
             names, expressions, module_globals = site.pullback
             atoms = {**{n: self.read(a) for n, a in zip(names, arguments)}, names[-2]: self.read(target), names[-1]: bar}
-            return [(argument.id, source(self.paste(expression, names, atoms, module_globals)))
+            return [(argument.id, source(self.reuse(self.paste(expression, names, atoms, module_globals))))
                     for argument, expression in zip(arguments, expressions) if self.is_active(argument)]
         # operands of another shape than the result (broadcast arrays) get their cotangents summed back
         shaped = len(arguments) > 1 and not all(
@@ -660,12 +662,40 @@ class ReverseGenerator:
         terms = []
         for argument, (parameters, template, module_globals) in zip(arguments, site.templates):
             if self.is_active(argument):
-                partial = self.instantiate(template, parameters, arguments, target, module_globals)
+                partial = self.reuse(self.instantiate(template, parameters, arguments, target, module_globals))
                 term = _scale(bar, partial)
                 if shaped:
                     term = f"{self.runtime}.unbroadcast_to({term}, {self.read(argument)})"
                 terms.append((argument.id, term))
         return terms
+
+    def reuse(self, expression):
+        """`expression` with each part the forward already computed (`np.cos(x)` when `c = np.cos(x)` runs once,
+        unconditionally, on operands assigned once) replaced by the name holding it."""
+        if self.computed is None:
+            def single(name):
+                return name not in self.local_names and name not in self.inputs or self.assignments.get(name) == (1, False)
+
+            self.computed = {}
+            for node in self.body:
+                if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) and \
+                        isinstance(node.value, (gast.Call, gast.BinOp, gast.UnaryOp)) and single(node.targets[0].id) and \
+                        node.targets[0].id in self.local_names and all(single(n) for n in loaded_names(node.value)):
+                    self.computed.setdefault(source(node.value), node.targets[0].id)
+        if not self.computed:
+            return expression
+        generator = self
+
+        class Reuse(gast.NodeTransformer):
+            def generic_visit(self, node):
+                if isinstance(node, gast.expr) and not isinstance(node, gast.Name):
+                    found = generator.computed.get(source(node))
+                    if found is not None:
+                        generator.read(found)
+                        return gast.Name(id=found, ctx=gast.Load(), annotation=None, type_comment=None)
+                return super().generic_visit(node)
+
+        return Reuse().visit(copy.deepcopy(expression))
 
     def paste(self, expression, names, atoms, module_globals):
         """`expression` with `names` replaced by the texts `atoms` and its free names bound to the rule module's objects."""
