@@ -19,7 +19,7 @@ from .errors import NoRuleError, UnsupportedSyntaxError
 from .rules.containers import regroup
 from .rules.differentials import NO_FIELDS, ZERO, InplaceableThunk, Tangent, accumulate, extern, is_zero
 from .rules.numpy_indexing import add_at_index
-from .rules.projection import project
+from .rules.projection import project, unbroadcast
 from .rules.registry import Sample, lookup, non_differentiable, register_frule, register_rrule
 
 __all__ = ["ZERO", "accumulate", "project", "add_at_index", "component", "zero_at_index", "attribute_cotangent",
@@ -63,8 +63,13 @@ def accumulate_into(current, term):
 def unbroadcast_to(cotangent, primal):
     """The cotangent of an operand of an inlined elementwise operation: `cotangent` summed over the axes along
     which `primal` was broadcast, as `project` does (free when the shapes already agree)."""
-    if type(cotangent) is np.ndarray and type(primal) is np.ndarray and cotangent.shape == primal.shape:
-        return cotangent
+    if type(cotangent) is np.ndarray and type(primal) is np.ndarray:
+        if cotangent.shape == primal.shape:
+            return cotangent
+        if cotangent.dtype == primal.dtype:
+            summed = unbroadcast(cotangent, primal.shape)
+            if summed.shape == primal.shape:
+                return summed
     return project(primal, cotangent)
 
 
