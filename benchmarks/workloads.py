@@ -8,7 +8,7 @@ checked against the hand-written one before anything is timed.
     python benchmarks/workloads.py               # all six, every peer that is installed
     python benchmarks/workloads.py W2 W4 --rounds 9
 
-Peers are optional: `pip install -e ".[bench]"` (autograd, PyTorch CPU) and `pip install jax`.
+Peers are optional: `pip install -e ".[bench]"` (autograd, PyTorch CPU, JAX on the CPU).
 """
 import os
 

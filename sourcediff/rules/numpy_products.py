@@ -101,13 +101,21 @@ multilinear_frule(operator.matmul)
 # Products of float64 vectors and matrices of known ndim, inlined by the transformer. The outer products are
 # written with broadcasting (`y_bar[:, None] * b`) so that a `Zero()` or `Thunk` cotangent passes through.
 
-def _ndim_samples(ndims, seed):
+def _matmul_specialisation(ndims, seed):
+    """Register a rule as the specialisation of `@` and `np.matmul` for float64 operands of `ndims`."""
     shapes = {(2, 2): [(2, 3), (3, 4)], (2, 1): [(2, 3), (3,)], (1, 2): [(3,), (3, 4)], (1, 1): [(3,), (3,)]}[ndims]
-    return lambda: [Sample((draw(shapes[0], seed), draw(shapes[1], seed + 1)))]
+
+    def samples():
+        return [Sample((draw(shapes[0], seed), draw(shapes[1], seed + 1)))]
+
+    def register(rule):
+        register_rrule(np.matmul, ndims=ndims, samples=samples)(rule)
+        return register_rrule(operator.matmul, ndims=ndims, samples=samples)(rule)
+
+    return register
 
 
-@register_rrule(np.matmul, ndims=(2, 2), samples=_ndim_samples((2, 2), 50))
-@register_rrule(operator.matmul, ndims=(2, 2), samples=_ndim_samples((2, 2), 50))
+@_matmul_specialisation((2, 2), 50)
 def matrix_matrix_rrule(a, b):
     y = a @ b
 
@@ -117,8 +125,7 @@ def matrix_matrix_rrule(a, b):
     return y, matrix_matrix_pullback
 
 
-@register_rrule(np.matmul, ndims=(2, 1), samples=_ndim_samples((2, 1), 52))
-@register_rrule(operator.matmul, ndims=(2, 1), samples=_ndim_samples((2, 1), 52))
+@_matmul_specialisation((2, 1), 52)
 def matrix_vector_rrule(a, b):
     y = a @ b
 
@@ -128,8 +135,7 @@ def matrix_vector_rrule(a, b):
     return y, matrix_vector_pullback
 
 
-@register_rrule(np.matmul, ndims=(1, 2), samples=_ndim_samples((1, 2), 54))
-@register_rrule(operator.matmul, ndims=(1, 2), samples=_ndim_samples((1, 2), 54))
+@_matmul_specialisation((1, 2), 54)
 def vector_matrix_rrule(a, b):
     y = a @ b
 
@@ -139,8 +145,7 @@ def vector_matrix_rrule(a, b):
     return y, vector_matrix_pullback
 
 
-@register_rrule(np.matmul, ndims=(1, 1), samples=_ndim_samples((1, 1), 56))
-@register_rrule(operator.matmul, ndims=(1, 1), samples=_ndim_samples((1, 1), 56))
+@_matmul_specialisation((1, 1), 56)
 def vector_vector_rrule(a, b):
     y = a @ b
 
