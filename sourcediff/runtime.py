@@ -18,7 +18,7 @@ import numpy as np
 from .errors import NoRuleError, UnsupportedSyntaxError
 from .rules.containers import regroup
 from .rules.differentials import NO_FIELDS, ZERO, InplaceableThunk, Tangent, accumulate, extern, is_zero
-from .rules.numpy_indexing import add_at_index
+from .rules import numpy_indexing
 from .rules.projection import project, unbroadcast
 from .rules.registry import Sample, lookup, non_differentiable, register_frule, register_rrule
 
@@ -88,8 +88,27 @@ def component(cotangent, key):
     return cotangent[key]
 
 
+def add_at_index(cotangent, primal, index, value):
+    """`rules.numpy_indexing.add_at_index`, adding into `cotangent` itself when it is a float array of the primal's
+    shape that nothing but the calling pullback's variable refers to (a loop over `x[i]` then costs O(1) per
+    element, not a copy of the whole cotangent)."""
+    if sys.getrefcount(cotangent) <= _OWNED and type(cotangent) is np.ndarray and type(primal) is np.ndarray and \
+            cotangent.base is None and cotangent.flags.writeable and cotangent.dtype == primal.dtype and \
+            cotangent.dtype.kind == "f" and cotangent.shape == primal.shape and numpy_indexing.is_basic(index):
+        value = extern(value)
+        if not is_zero(value):
+            cotangent[index] += np.real(value) if np.iscomplexobj(value) else value
+        return cotangent
+    return numpy_indexing.add_at_index(cotangent, primal, index, value)
+
+
 def zero_at_index(cotangent, key):
-    """The cotangent with its entry `key` zero: the part overwritten by `x[key] = v` (a new object)."""
+    """The cotangent with its entry `key` zero: the part overwritten by `x[key] = v` (a new object, unless
+    nothing but the calling pullback's variable refers to the cotangent)."""
+    if sys.getrefcount(cotangent) <= _OWNED and type(cotangent) is np.ndarray and cotangent.base is None and \
+            cotangent.flags.writeable:
+        cotangent[key] = 0
+        return cotangent
     if is_zero(cotangent):
         return ZERO
     cotangent = extern(cotangent)
@@ -382,6 +401,11 @@ def _identity_rule(function, samples):
             return (NO_FIELDS, y_bar) + (ZERO,) * len(options)
 
         copy_pullback.__name__ = f"{function.__name__}_pullback"
+        # an array or list that nothing but the calling code's variable refers to (no pullback, saved value,
+        # view or container) is already the caller's own: no copy (a loop writing x[i] is then O(1) per write)
+        if sys.getrefcount(value) <= _OWNED and function is not own_resized and (
+                (type(value) is np.ndarray and value.base is None and value.flags.writeable) or type(value) is list):
+            return value, copy_pullback
         return function(value, *options), copy_pullback
 
     @register_frule(function)

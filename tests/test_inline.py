@@ -210,3 +210,41 @@ def _pullback_code(f, args):
     """The generated pullback's statements (no comments) for a call with `args`."""
     pullback = sd.source(f, example=args).split("_pullback(state")[1]
     return "\n".join(line for line in pullback.splitlines() if not line.strip().startswith("#"))
+
+
+def elementwise_loop(x, w):
+    total = 0.0
+    out = np.zeros(len(x))
+    for i in range(len(x)):
+        total = total + x[i] * w[i] * x[i]
+        out[i] = total * w[i]
+    return np.sum(out * out)
+
+
+def test_loops_over_elements_read_and_write_cotangents_in_place_and_stay_right():
+    x, w = RNG.normal(size=6), RNG.normal(size=6)
+    _check(elementwise_loop, x, w)
+    assert "add_at_index" in sd.source(elementwise_loop, example=(x, w))
+
+
+def test_own_copies_only_what_something_else_refers_to():
+    from sourcediff import runtime
+    from sourcediff.rules.registry import lookup
+
+    own_rrule = lookup(runtime.own_array).rrule
+
+    def alone():
+        out = np.zeros(3)
+        return own_rrule(out)[0] is out
+
+    def held():
+        out = np.zeros(3)
+        holder = [out]
+        return own_rrule(out)[0] is out or holder[0] is not out
+
+    def a_view():
+        base = np.zeros(4)
+        out = base[1:]
+        return own_rrule(out)[0] is out
+
+    assert alone() and not held() and not a_view()

@@ -18,7 +18,7 @@ from .linear import draw, linear_rule, project_tree
 from .registry import Sample
 
 
-def _is_basic(index):
+def is_basic(index):
     """True for indices that pick each element at most once: ints, slices, None, Ellipsis, tuples of them."""
     parts = index if isinstance(index, tuple) else (index,)
     return all(
@@ -78,7 +78,7 @@ def add_at_index(cotangent, primal, index, value):
     value = np.asarray(value)
     if dtype.kind != "c":
         value = value.real
-    if _is_basic(index):
+    if is_basic(index):
         total[index] += value
     else:
         np.add.at(total, index, value)
