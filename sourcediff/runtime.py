@@ -102,6 +102,14 @@ def add_at_index(cotangent, primal, index, value):
     return numpy_indexing.add_at_index(cotangent, primal, index, value)
 
 
+def stored_cotangent(container, value, cotangent, key):
+    """The cotangent of `value` after `container[key] = value`: its entry's in the container's cotangent, or
+    zero where the container (an array of integers or booleans) rounded the value away."""
+    if type(container) is np.ndarray and container.dtype.kind not in "fc":
+        return ZERO
+    return project(value, component(cotangent, key))
+
+
 def zero_at_index(cotangent, key):
     """The cotangent with its entry `key` zero: the part overwritten by `x[key] = v` (a new object, unless
     nothing but the calling pullback's variable refers to the cotangent)."""

@@ -789,7 +789,7 @@ class ReverseGenerator:
             part = self.namer.fresh(value.id + "_bar")
             entry = f"{self.runtime}.component({bar}, {key})"
             if isinstance(target, gast.Subscript):
-                entry = f"{self.runtime}.project({self.read(value)}, {entry})"
+                entry = f"{self.runtime}.stored_cotangent({self.read(container)}, {self.read(value)}, {bar}, {key})"
             lines.add(depth, f"{part} = {entry}", line)
         lines.add(depth, f"{bar} = {self.runtime}.zero_at_index({bar}, {key})", line)
         state = state.assigned(bar)

@@ -1269,6 +1269,14 @@ def enumerate_with_start_keyword(xs):
     return total
 
 
+def float_stored_into_an_integer_array(x):
+    """Fuzz seed 1600635: an integer array truncates what is written into it, so no derivative passes."""
+    w = np.array([0, 0])
+    w[1] += x
+    w[0] = x * 2.0
+    return w.sum() * 1.0 + x
+
+
 CORPUS = [
     Case(scalar_poly, (0.7, -1.3)),
     Case(scalar_division_chain, (1.2, 0.8)),
@@ -1437,4 +1445,5 @@ CORPUS = [
     Case(float_equal_to_a_read_item_after_an_update, ([1.0],)),
     Case(values_read_live_through_enumerate, ({"a": 1.0, "b": 2.0, "c": 0.5},)),
     Case(enumerate_with_start_keyword, ([0.5, -1.5, 2.0, 0.25],)),
+    Case(float_stored_into_an_integer_array, (0.7,)),
 ]
