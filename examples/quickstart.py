@@ -30,10 +30,10 @@ def main():
     print("gradient of damped_oscillator at (x=1.0, decay=0.3, steps=50):", grads)
     rng = np.random.default_rng(0)
     weights, inputs, targets = rng.normal(size=3), rng.normal(size=(5, 3)), rng.normal(size=5)
-    print("gradient of loss with respect to weights:", sd.gradient(loss, weights, inputs, targets)[0])
+    print("gradient of loss with respect to weights:", sd.gradient(loss, weights, inputs=inputs, targets=targets)[0])
     print()
-    print("generated derivative code of loss:")
-    print(sd.source(loss))
+    print("generated derivative code of loss, as it runs for float64 arrays (its rules inlined):")
+    print(sd.source(loss, example=(weights, inputs, targets)))
     return grads
 
 

@@ -653,8 +653,8 @@ class ReverseGenerator:
             [value.operand] if isinstance(value, gast.UnaryOp) else list(value.args)
         if site.pullback is not None:  # a specialised rule's cotangent expressions, pasted in
             names, expressions, module_globals = site.pullback
-            atoms = {**{n: self.read(a) for n, a in zip(names, arguments)}, names[-2]: self.read(target), names[-1]: bar}
-            return [(argument.id, source(self.reuse(self.paste(expression, names, atoms, module_globals))))
+            atoms = {**dict(zip(names, arguments)), names[-2]: target}
+            return [(argument.id, source(self.reuse(self.paste(expression, names, atoms, bar, module_globals))))
                     for argument, expression in zip(arguments, expressions) if self.is_active(argument)]
         # operands of another shape than the result (broadcast arrays) get their cotangents summed back
         shaped = len(arguments) > 1 and not all(
@@ -697,11 +697,14 @@ class ReverseGenerator:
 
         return Reuse().visit(copy.deepcopy(expression))
 
-    def paste(self, expression, names, atoms, module_globals):
-        """`expression` with `names` replaced by the texts `atoms` and its free names bound to the rule module's objects."""
+    def paste(self, expression, names, atoms, bar, module_globals):
+        """`expression` with its parameter names replaced by what the pullback reads of `atoms` (the operands and
+        the output; the last name is the output's cotangent, `bar`) and its free names bound to the rule module's
+        objects."""
         used = {n.id for n in gast.walk(expression) if isinstance(n, gast.Name)}
+        replacements = {n: self.read(atoms[n]) for n in names[:-1] if n in used}
         renames = {free: self.bind(free, module_globals.get(free)) for free in free_names(expression, names)}
-        return renamed(expression, {**{n: atoms[n] for n in names if n in used}, **renames})
+        return renamed(expression, {**replacements, names[-1]: bar, **renames})
 
     def instantiate(self, template, parameters, arguments, output, module_globals):
         used = {n.id for n in gast.walk(template) if isinstance(n, gast.Name)}
