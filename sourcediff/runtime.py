@@ -33,14 +33,20 @@ reverse_call = None
 
 # Cotangents of containers
 
-def _reference_count(value, term):
+def _reference_count(value):
     return sys.getrefcount(value)
 
 
 def _owned_count():
-    """References to an array held by one local variable of the calling frame, as `accumulate_into` sees them."""
+    """References to an array held by one local variable of the calling frame, as a function it is passed to
+    counts them (`accumulate_into` and the others below count in their own frame)."""
     owned = np.zeros(1)
-    return _reference_count(owned, None)
+    return _reference_count(owned)
+
+
+def _own_memory(value):
+    """Whether `value` is a writable array that is not a view (called once its reference count said it is unshared)."""
+    return type(value) is np.ndarray and value.base is None and value.flags.writeable
 
 
 # (reference counts are not exact where the interpreter runs without its global lock: no in-place adds there)
@@ -50,8 +56,7 @@ _OWNED = -1 if sysconfig.get_config_var("Py_GIL_DISABLED") else _owned_count()
 def accumulate_into(current, term):
     """`accumulate(current, term)`, adding in place when `current` is a float array that nothing but the calling
     pullback's variable refers to (so no one else can see it change): no new array per accumulation."""
-    if type(current) is np.ndarray and sys.getrefcount(current) <= _OWNED and current.base is None and \
-            current.dtype.kind == "f" and current.flags.writeable:
+    if sys.getrefcount(current) <= _OWNED and _own_memory(current) and current.dtype.kind == "f":
         if type(term) is np.ndarray and current.shape == term.shape and current.dtype == term.dtype:
             current += term
             return current
@@ -92,9 +97,9 @@ def add_at_index(cotangent, primal, index, value):
     """`rules.numpy_indexing.add_at_index`, adding into `cotangent` itself when it is a float array of the primal's
     shape that nothing but the calling pullback's variable refers to (a loop over `x[i]` then costs O(1) per
     element, not a copy of the whole cotangent)."""
-    if sys.getrefcount(cotangent) <= _OWNED and type(cotangent) is np.ndarray and type(primal) is np.ndarray and \
-            cotangent.base is None and cotangent.flags.writeable and cotangent.dtype == primal.dtype and \
-            cotangent.dtype.kind == "f" and cotangent.shape == primal.shape and numpy_indexing.is_basic(index):
+    if sys.getrefcount(cotangent) <= _OWNED and _own_memory(cotangent) and type(primal) is np.ndarray and \
+            cotangent.dtype == primal.dtype and cotangent.dtype.kind == "f" and cotangent.shape == primal.shape and \
+            numpy_indexing.is_basic(index):
         value = extern(value)
         if not is_zero(value):
             cotangent[index] += np.real(value) if np.iscomplexobj(value) else value
@@ -113,8 +118,7 @@ def stored_cotangent(container, value, cotangent, key):
 def zero_at_index(cotangent, key):
     """The cotangent with its entry `key` zero: the part overwritten by `x[key] = v` (a new object, unless
     nothing but the calling pullback's variable refers to the cotangent)."""
-    if sys.getrefcount(cotangent) <= _OWNED and type(cotangent) is np.ndarray and cotangent.base is None and \
-            cotangent.flags.writeable:
+    if sys.getrefcount(cotangent) <= _OWNED and _own_memory(cotangent):
         cotangent[key] = 0
         return cotangent
     if is_zero(cotangent):
@@ -411,8 +415,7 @@ def _identity_rule(function, samples):
         copy_pullback.__name__ = f"{function.__name__}_pullback"
         # an array or list that nothing but the calling code's variable refers to (no pullback, saved value,
         # view or container) is already the caller's own: no copy (a loop writing x[i] is then O(1) per write)
-        if sys.getrefcount(value) <= _OWNED and function is not own_resized and (
-                (type(value) is np.ndarray and value.base is None and value.flags.writeable) or type(value) is list):
+        if sys.getrefcount(value) <= _OWNED and function is not own_resized and (_own_memory(value) or type(value) is list):
             return value, copy_pullback
         return function(value, *options), copy_pullback
 

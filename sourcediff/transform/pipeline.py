@@ -31,7 +31,7 @@ from .lower_jumps import lower_jumps
 from .normalize import normalize
 from .resolve import Kind, Resolution, _hashable
 from .reverse import ReverseGenerator
-from .scalars import UNKNOWN, matmul_ndim, real_ndims, scalars
+from .scalars import broadcast_ndim, matmul_ndim, real_ndims, scalars
 from .source import parse_function
 from .syntax import Namer, names_in, source
 
@@ -39,6 +39,8 @@ SCALAR_TYPES = (float, int, np.float64)
 FLOAT64 = np.dtype(np.float64)
 BUILTIN_NAMES = set(dir(builtins))
 HELPER_MODULES = {"runtime": runtime, "operator": operator, "builtins": builtins}
+# the effects pass's copies and rebindings: their value is of the kind of their first argument
+FIRST_ARGUMENT_KIND = (runtime.own, runtime.own_array, runtime.own_list, runtime.own_resized, runtime.rebind)
 
 
 @dataclasses.dataclass
@@ -192,13 +194,13 @@ def build(function, scalar_inputs, real_inputs=(), inactive_inputs=frozenset()):
 
     def is_scalar_call(call):
         callee = resolution.callee(call)
-        if callee in (runtime.own, runtime.own_array, runtime.own_list, runtime.own_resized, runtime.rebind):
+        if callee in FIRST_ARGUMENT_KIND:
             return "first"
         return resolution.is_scalar_call(call)
 
     def real_call(call, operands):
         callee = resolution.callee(call)
-        if callee in (runtime.own, runtime.own_array, runtime.rebind):
+        if callee in FIRST_ARGUMENT_KIND:
             return operands[0]
         if not _hashable(callee):
             return None
@@ -210,7 +212,7 @@ def build(function, scalar_inputs, real_inputs=(), inactive_inputs=frozenset()):
         if rule is None or rule.partials is None or len(rule.partials) != len(operands):
             return None
         if isinstance(callee, np.ufunc):
-            return UNKNOWN if UNKNOWN in operands else max(0 if o == "int" else o for o in operands)
+            return broadcast_ndim(operands)
         return 0 if getattr(callee, "__module__", None) == "math" else None
 
     scalar_names = scalars(node, scalar_inputs, is_scalar_call, built.free)

@@ -141,6 +141,10 @@ class ReverseGenerator:
             return node
         return f"({source(node)})" if isinstance(node, gast.Tuple) else source(node)
 
+    def holds_a_scalar(self, name):
+        """Whether `name` always holds a real number (a Python or NumPy scalar), never an array."""
+        return name in self.scalar_names or self.real_names.get(name) == 0
+
     def is_active(self, node):
         return isinstance(node, gast.Name) and node.id in self.active
 
@@ -497,7 +501,7 @@ class ReverseGenerator:
             lines.add(depth, f"{bar} = {term}", line)
         else:
             self.use(bar, state)
-            if name in self.scalar_names or self.real_names.get(name) == 0:
+            if self.holds_a_scalar(name):
                 lines.add(depth, f"{bar} = {bar} + {term}", line)
             else:
                 lines.add(depth, f"{bar} = {self.runtime}.accumulate_into({bar}, {term})", line)
@@ -657,8 +661,7 @@ class ReverseGenerator:
             return [(argument.id, source(self.reuse(self.paste(expression, names, atoms, bar, module_globals))))
                     for argument, expression in zip(arguments, expressions) if self.is_active(argument)]
         # operands of another shape than the result (broadcast arrays) get their cotangents summed back
-        shaped = len(arguments) > 1 and not all(
-            not isinstance(a, gast.Name) or a.id in self.scalar_names or self.real_names.get(a.id) == 0 for a in arguments)
+        shaped = len(arguments) > 1 and not all(not isinstance(a, gast.Name) or self.holds_a_scalar(a.id) for a in arguments)
         terms = []
         for argument, (parameters, template, module_globals) in zip(arguments, site.templates):
             if self.is_active(argument):

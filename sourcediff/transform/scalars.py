@@ -119,7 +119,7 @@ def real_ndims(function, real_inputs, real_call, captured=(), counting=True):
                 return matmul_ndim(left, right)
             if not isinstance(value.op, (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow)) or left == right == "int":
                 return None
-            return _broadcast_ndim([left, right])
+            return broadcast_ndim([left, right])
         if isinstance(value, gast.Subscript):
             base, index = kind(value.value), kind(value.slice)
             if base is PENDING and index in ("int", PENDING):
@@ -167,7 +167,7 @@ def _join(ndims):
     return ndims[0] if all(n == ndims[0] for n in ndims) else UNKNOWN
 
 
-def _broadcast_ndim(operands):
+def broadcast_ndim(operands):
     ndims = [0 if o == "int" else o for o in operands]
     return UNKNOWN if UNKNOWN in ndims else max(ndims)
 
