@@ -27,6 +27,9 @@ def _name(f):
 
 def materialize(primal, cotangent):
     """The user-facing cotangent of `primal`: zeros are spelled out, thunks evaluated."""
+    kind = type(cotangent)
+    if kind is type(primal) and (kind is float or kind is np.ndarray and primal.dtype.kind in "fc"):
+        return cotangent
     cotangent = extern(cotangent)
     if isinstance(primal, (bool, np.bool_, str, int, np.integer)) or primal is None:
         return None
@@ -65,6 +68,8 @@ def _forward(f, args, kwargs):
     rule = lookup(f)
     if rule is not None and rule.rrule is not None:
         return rule.rrule(*args, **kwargs)
+    if type(f) is types.FunctionType:
+        return calls.run_top_level(f, args, kwargs)
     result = calls.reverse_call(f, args, kwargs, top_level=True)
     if result is None:
         raise NoRuleError(f"{_name(f)} has no derivative rule and no Python source to differentiate",
@@ -72,29 +77,32 @@ def _forward(f, args, kwargs):
     return result
 
 
-def _checked(f, phase, run):
-    """Run one phase of differentiating `f` ("forward" or "pullback"), with room for the derivative's frames.
-
-    An exception raised by sourcediff's own code (in the pullback: anything but the user's own rules)
-    becomes an `InternalError` naming the user's function; the user's own exceptions pass unchanged.
-    """
+def _checked(f, phase, run, *arguments):
+    """`run(*arguments)`, one phase of differentiating `f` ("forward" or "pullback"), with its exceptions
+    classified by `_internal`."""
     try:
-        return pipeline.with_recursion_room(run)
-    except SourceDiffError:
-        raise
-    except RecursionError:
+        return run(*arguments)
+    except (SourceDiffError, RecursionError):
         raise
     except Exception as error:
-        origin = runtime.raised_by(error.__traceback__)
-        internal = origin == "sourcediff" or (phase == "pullback" and origin != "user")
-        if not internal:
+        internal = _internal(f, phase, error)
+        if internal is error:
             raise
-        code = getattr(f, "__code__", None)
-        where = dict(filename=code.co_filename, line=code.co_firstlineno,
-                     code=linecache.getline(code.co_filename, code.co_firstlineno)) if code else {}
-        raise InternalError(f"sourcediff failed in the {phase} pass of {_name(f)}: {type(error).__name__}: {error}",
-                            function=_name(f), **where,
-                            hint="This is a bug in sourcediff; please report it with this function.") from error
+        raise internal from error
+
+
+def _internal(f, phase, error):
+    """The exception to raise for `error` (itself, or an `InternalError`), raised in one phase of differentiating `f`: an exception raised by
+    sourcediff's own code (in the pullback: anything but the user's own rules) becomes an `InternalError`
+    naming the user's function; the user's own exceptions pass unchanged."""
+    origin = runtime.raised_by(error.__traceback__)
+    if origin != "sourcediff" and (phase != "pullback" or origin == "user"):
+        return error
+    code = getattr(f, "__code__", None)
+    where = dict(filename=code.co_filename, line=code.co_firstlineno,
+                 code=linecache.getline(code.co_filename, code.co_firstlineno)) if code else {}
+    return InternalError(f"sourcediff failed in the {phase} pass of {_name(f)}: {type(error).__name__}: {error}",
+                         function=_name(f), **where, hint="This is a bug in sourcediff; please report it with this function.")
 
 
 def pullback(f, *args, **kwargs):
@@ -107,15 +115,18 @@ def pullback(f, *args, **kwargs):
         >>> back(1.0)
         (3.0, 2.0)
     """
-    y, raw = _checked(f, "forward", lambda: _forward(f, args, kwargs))
-    count = len(args)
+    y, raw = pipeline.with_recursion_room(_checked, f, "forward", _forward, f, args, kwargs)
 
     def back(y_bar):
-        cotangents = _checked(f, "pullback", lambda: raw(y_bar))
-        return tuple(materialize(a, c) for a, c in zip(args, cotangents[1: 1 + count]))
+        return _materialized(args, pipeline.with_recursion_room(_checked, f, "pullback", raw, y_bar))
 
     back.__name__ = f"{getattr(f, '__name__', 'f')}_pullback"
     return y, back
+
+
+def _materialized(args, cotangents):
+    """The user-facing cotangents of the positional arguments, from a pullback's `(∂self, ∂args...)`."""
+    return tuple([materialize(a, c) for a, c in zip(args, cotangents[1: 1 + len(args)])])
 
 
 def _return_site(f):
@@ -134,6 +145,8 @@ def _return_site(f):
 
 
 def _seed(y, f):
+    if type(y) is float:
+        return 1.0
     if isinstance(y, (bool, np.bool_)) or not isinstance(y, (float, int, np.floating, np.integer, np.ndarray)) or \
             (isinstance(y, np.ndarray) and (y.shape != () or y.dtype.kind not in "fiu")):
         raise NonScalarOutputError(
@@ -152,11 +165,24 @@ def gradient(f, *args, **kwargs):
         >>> gradient(lambda x: x ** 3, 2.0)
         (12.0,)
     """
-    def run():
-        y, back = pullback(f, *args, **kwargs)
-        return back(_seed(y, f))
+    return pipeline.with_recursion_room(_gradient, f, args, kwargs)
 
-    return pipeline.with_recursion_room(run)
+
+def _gradient(f, args, kwargs):
+    phase = "forward"
+    try:
+        y, raw = _forward(f, args, kwargs)
+        seed = _seed(y, f)
+        phase = "pullback"
+        cotangents = raw(seed)
+    except (SourceDiffError, RecursionError):
+        raise
+    except Exception as error:
+        internal = _internal(f, phase, error)
+        if internal is error:
+            raise
+        raise internal from error
+    return _materialized(args, cotangents)
 
 
 def source(f, mode="reverse", example=None):
@@ -169,7 +195,7 @@ def source(f, mode="reverse", example=None):
     if mode != "reverse":
         raise SourceDiffError(f"mode={mode!r} is not available: sourcediff generates reverse-mode code (mode='reverse')")
     function = _python_function(f, "sd.source")
-    kinds = pipeline.input_kinds(function, example) if example is not None else (frozenset(),)
+    kinds = pipeline.input_kinds(function, example) if example is not None else ((),)
     return pipeline.derivative(function, *kinds).source
 
 

@@ -43,7 +43,23 @@ def _shift(writes):
         yield position + 1 if isinstance(position, int) else position
 
 
+def run_top_level(function, args, kwargs):
+    """`(y, pullback)` for a Python function called by `sd.pullback` or `sd.gradient`: the caller's objects
+    stay as they were whatever it writes into, so there is nothing to check or rebind."""
+    entry, outputs, state = pipeline.run_forward(function, args, kwargs, keywords_inactive=True)
+    arrange, pullback = _arrangement(entry, function, len(args), tuple(kwargs) if kwargs else ()), entry.pullback
+
+    seeds = (ZERO,) * len(entry.written)  # the new values of written arguments get no cotangent
+
+    def top_level_pullback(y_bar):
+        return arrange(pullback(state, y_bar, *seeds))
+
+    return outputs[0] if entry.written else outputs, top_level_pullback
+
+
 def _run(function, args, kwargs, writes, top_level=False):
+    if top_level and not writes:
+        return run_top_level(function, args, kwargs)
     entry, outputs, state = pipeline.run_forward(function, args, kwargs, keywords_inactive=top_level)
     code = function.__code__
     parameters = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
@@ -94,47 +110,74 @@ def _default(function, parameter):
 
 
 def _pullback_for_call(entry, state, function, positional_count, keyword_names, wanted=(), writes=()):
-    code = function.__code__
-    free_count = len(entry.free_names)
-    named = list(code.co_varnames[: code.co_argcount])
-    has_varargs = bool(code.co_flags & 0x04)
-    kwonly = list(code.co_varnames[code.co_argcount: code.co_argcount + code.co_kwonlyargcount])
-    parameters = entry.inputs[free_count:]
+    """The pullback of one call: `(∂self, ∂args..., ∂kwarg values...)` from the cotangents of its outputs."""
+    arrange = _arrangement(entry, function, positional_count, tuple(keyword_names))
     output_count = len(entry.written)
-
-    def function_pullback(y_bar):
-        if wanted and is_zero(y_bar):
-            result_bar, written_bars = ZERO, []
-        elif wanted:
-            result_bar, *written_bars = y_bar
-        else:
-            result_bar, written_bars = y_bar, []
-        seeds = [ZERO] * output_count
-        for output, bar in zip(wanted, written_bars):
-            if output is not None:
-                seeds[output - 1] = bar
-        cotangents = entry.pullback(state, result_bar, *seeds)
-        free_cotangents, by_parameter = cotangents[:free_count], dict(zip(parameters, cotangents[free_count:]))
-        self_cotangent = Tangent(function.__class__, **dict(zip(entry.free_names, free_cotangents))) if free_count else NO_FIELDS
-        result = [self_cotangent]
-        varargs = by_parameter.get(parameters[len(named)]) if has_varargs else None
-        for position in range(positional_count):
-            if position < len(named):
-                result.append(by_parameter[named[position]])
+    pullback = entry.pullback
+    if not output_count and not writes:
+        def function_pullback(y_bar):
+            return arrange(pullback(state, y_bar))
+    else:
+        def function_pullback(y_bar):
+            if wanted and is_zero(y_bar):
+                result_bar, written_bars = ZERO, []
+            elif wanted:
+                result_bar, *written_bars = y_bar
             else:
-                result.append(runtime.component(varargs, position - len(named)))
-        varkw = by_parameter.get(parameters[-1]) if code.co_flags & 0x08 else None
-        for keyword in keyword_names:
-            result.append(by_parameter[keyword] if keyword in by_parameter and (keyword in named or keyword in kwonly)
-                          else runtime.component(varkw, keyword))
-        for position, output, bar in zip(writes, wanted, written_bars):
-            if output is None:  # not written after all: the argument after the call is the one before it
-                slot = 1 + (position if isinstance(position, int) else positional_count + keyword_names.index(position))
-                result[slot] = accumulate(result[slot], bar)
-        return tuple(result)
+                result_bar, written_bars = y_bar, []
+            seeds = [ZERO] * output_count
+            for output, bar in zip(wanted, written_bars):
+                if output is not None:
+                    seeds[output - 1] = bar
+            result = list(arrange(pullback(state, result_bar, *seeds)))
+            for position, output, bar in zip(writes, wanted, written_bars):
+                if output is None:  # not written after all: the argument after the call is the one before it
+                    slot = 1 + (position if isinstance(position, int) else positional_count + keyword_names.index(position))
+                    result[slot] = accumulate(result[slot], bar)
+            return tuple(result)
 
     function_pullback.__name__ = f"{function.__name__}_pullback"
     return function_pullback
+
+
+def _arrangement(entry, function, positional_count, keyword_names):
+    """How the derivative's cotangents (captured variables, then parameters) become a call's
+    `(∂self, ∂args..., ∂kwarg values...)`; made once per derivative and shape of call."""
+    key = (positional_count, keyword_names)
+    found = entry.arrangements.get(key)
+    if found is not None:
+        return found
+    code = function.__code__
+    free_count = len(entry.free_names)
+    named = list(code.co_varnames[: code.co_argcount])
+    has_varargs, has_varkw = bool(code.co_flags & 0x04), bool(code.co_flags & 0x08)
+    kwonly = list(code.co_varnames[code.co_argcount: code.co_argcount + code.co_kwonlyargcount])
+    parameters = entry.inputs[free_count:]
+    direct = (not free_count and not has_varargs and not has_varkw and positional_count <= len(named)
+              and all(k in named or k in kwonly for k in keyword_names))
+    if direct:  # every cotangent is a parameter's: pick them by position
+        indices = [entry.inputs.index(n) for n in named[:positional_count] + list(keyword_names)]
+
+        def arrange(cotangents):
+            return (NO_FIELDS, *[cotangents[i] for i in indices])
+    else:
+        def arrange(cotangents):
+            free_cotangents, by_parameter = cotangents[:free_count], dict(zip(parameters, cotangents[free_count:]))
+            self_cotangent = Tangent(function.__class__, **dict(zip(entry.free_names, free_cotangents))) if free_count else NO_FIELDS
+            result = [self_cotangent]
+            varargs = by_parameter.get(parameters[len(named)]) if has_varargs else None
+            for position in range(positional_count):
+                if position < len(named):
+                    result.append(by_parameter[named[position]])
+                else:
+                    result.append(runtime.component(varargs, position - len(named)))
+            varkw = by_parameter.get(parameters[-1]) if has_varkw else None
+            for keyword in keyword_names:
+                result.append(by_parameter[keyword] if keyword in by_parameter and (keyword in named or keyword in kwonly)
+                              else runtime.component(varkw, keyword))
+            return tuple(result)
+    entry.arrangements[key] = arrange
+    return arrange
 
 
 def _construct(cls, args, kwargs, writes):

@@ -60,6 +60,7 @@ class Derivative:
     guards: object
     global_names: dict
     defaults: tuple = (None, None, None)
+    arrangements: dict = dataclasses.field(default_factory=dict)  # see calls._arrangement
 
     def forward_for(self, function):
         """The forward function with `function`'s current default values (bound at call time)."""
@@ -298,12 +299,15 @@ def _guarded(function, build_step):
             hint="This is a bug in sourcediff; please report it with this function.") from error
 
 
-def derivative(function, scalar_inputs=frozenset(), real_inputs=(), inactive_inputs=frozenset()):
+def derivative(function, scalar_inputs=(), real_inputs=(), inactive_inputs=frozenset()):
     """The cached reverse-mode `Derivative` of a Python function, specialised on its scalar inputs, its
     float64 array inputs (`(name, ndim)` pairs) and the inputs that get no cotangent."""
-    key = (scalar_inputs, real_inputs, inactive_inputs) if real_inputs or inactive_inputs else scalar_inputs
-    return _cache.get(function.__code__, function.__globals__, key,
+    return _cache.get(function.__code__, function.__globals__, _key(scalar_inputs, real_inputs, inactive_inputs),
                       lambda: _guarded(function, lambda: build(function, scalar_inputs, real_inputs, inactive_inputs)))
+
+
+def _key(scalar_inputs, real_inputs, inactive_inputs):
+    return (scalar_inputs, real_inputs, inactive_inputs) if real_inputs or inactive_inputs else scalar_inputs
 
 
 def refresh():
@@ -313,19 +317,23 @@ def refresh():
 
 def input_kinds(function, args, kwargs=None):
     """`(scalar inputs, real array inputs)` of a call: the names of the positional parameters (and captured
-    variables) holding real scalars, and `(name, ndim)` for the parameters holding float64 arrays."""
+    variables) holding real scalars, and `(name, ndim)` for the parameters holding float64 arrays (tuples in
+    the order of the parameters: this is the key of the cache, so it is built for speed)."""
     code = function.__code__
-    names = code.co_varnames[: code.co_argcount]
-    found = {name for name, argument in zip(names, args) if type(argument) in SCALAR_TYPES}
-    arrays = [(name, argument.ndim) for name, argument in zip(names, args)
-              if type(argument) is np.ndarray and argument.dtype == FLOAT64]
+    found = arrays = ()
+    for name, argument in zip(code.co_varnames[: code.co_argcount], args):
+        kind = type(argument)
+        if kind is float or kind is int or kind is np.float64:
+            found += (name,)
+        elif kind is np.ndarray and argument.dtype is FLOAT64:
+            arrays += ((name, argument.ndim),)
     if kwargs:
         parameters = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-        arrays += [(name, argument.ndim) for name, argument in kwargs.items()
-                   if type(argument) is np.ndarray and argument.dtype == FLOAT64 and name in parameters]
+        arrays = tuple(sorted(arrays + tuple((name, argument.ndim) for name, argument in kwargs.items()
+                                             if type(argument) is np.ndarray and argument.dtype is FLOAT64 and name in parameters)))
     if code.co_freevars and function.__closure__:
-        found |= {n for n, cell in zip(code.co_freevars, function.__closure__) if type(_cell_value(cell)) in SCALAR_TYPES}
-    return frozenset(found), tuple(sorted(arrays))
+        found += tuple(n for n, cell in zip(code.co_freevars, function.__closure__) if type(_cell_value(cell)) in SCALAR_TYPES)
+    return found, arrays
 
 
 def _cell_value(cell):
@@ -342,7 +350,9 @@ def run_forward(function, args, kwargs, keywords_inactive=False):
     into. A captured variable that changes while the call runs is refused.
     """
     inactive = frozenset(kwargs) if keywords_inactive and kwargs else frozenset()
-    entry = derivative(function, *input_kinds(function, args, kwargs), inactive)
+    scalar_inputs, real_inputs = input_kinds(function, args, kwargs)
+    entry = _cache.lookup(function.__code__, function.__globals__, _key(scalar_inputs, real_inputs, inactive)) or derivative(
+        function, scalar_inputs, real_inputs, inactive)
     cells = [_cell_value(c) for c in function.__closure__] if entry.free_names else []
     outputs, state = entry.forward_for(function)(*cells, *args, **kwargs)
     if cells and any(_cell_value(c) is not v for c, v in zip(function.__closure__, cells)):
@@ -353,26 +363,29 @@ def run_forward(function, args, kwargs, keywords_inactive=False):
 
 
 _room_lock = threading.Lock()
-_room = {"users": 0, "limit": None}
+_room = [0, None]  # how many differentiations are running, and the recursion limit before the first began
 _room_here = threading.local()  # whether this thread already runs inside `with_recursion_room`
 
 
-def with_recursion_room(run):
-    """Run `run()` with a recursion limit that leaves room for the derivative's own frames (a few per
+def with_recursion_room(run, *arguments):
+    """`run(*arguments)` with a recursion limit that leaves room for the derivative's own frames (a few per
     call of the user's code); the limit is restored when the last differentiation running ends."""
-    if getattr(_room_here, "inside", False):
-        return run()
-    with _room_lock:
-        if _room["users"] == 0:
-            _room["limit"] = sys.getrecursionlimit()
-            sys.setrecursionlimit(max(_room["limit"], 8 * _room["limit"]))
-        _room["users"] += 1
-    _room_here.inside = True
+    here = _room_here
+    if getattr(here, "inside", False):
+        return run(*arguments)
+    _room_lock.acquire()  # (not `with`: this runs on every call, and nothing between can raise)
+    if not _room[0]:
+        _room[1] = sys.getrecursionlimit()
+        sys.setrecursionlimit(8 * _room[1])
+    _room[0] += 1
+    _room_lock.release()
+    here.inside = True
     try:
-        return run()
+        return run(*arguments)
     finally:
-        _room_here.inside = False
-        with _room_lock:
-            _room["users"] -= 1
-            if _room["users"] == 0:
-                sys.setrecursionlimit(_room["limit"])
+        here.inside = False
+        _room_lock.acquire()
+        _room[0] -= 1
+        if not _room[0]:
+            sys.setrecursionlimit(_room[1])
+        _room_lock.release()

@@ -83,7 +83,7 @@ class Guards:
             if not _all_hold(self.rules.values()):
                 return False
             self.rules_version = version
-        return _all_hold(self.entries.values())
+        return not self.entries or _all_hold(self.entries.values())
 
 
 def _all_hold(guards):
