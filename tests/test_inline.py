@@ -248,3 +248,70 @@ def test_own_copies_only_what_something_else_refers_to():
         return own_rrule(out)[0] is out
 
     assert alone() and not held() and not a_view()
+
+
+# Reductions along axes written as constants, and partials at constant arguments, are inlined too.
+
+def reductions_along_axes(x, y):
+    top = np.max(x, axis=1, keepdims=True)
+    total = np.sum(np.exp(x - top), axis=-1)
+    middle = np.mean(x * y, axis=0)
+    low = np.min(y, axis=(0, 1))
+    whole = np.mean(y, axis=None) * np.sum(np.max(x, axis=None, keepdims=True))
+    return np.sum(np.log(total)) + np.sum(middle * middle) + np.sum(low * low) + whole
+
+
+def powers(x):
+    return np.sum(x ** 2 + x ** 3 - 0.5 * x ** -1 + x ** 1.5)
+
+
+def test_reductions_along_constant_axes_are_inlined_and_right():
+    args = (RNG.normal(size=(3, 4)), RNG.normal(size=(2, 3, 4)))
+    _check(reductions_along_axes, *args)
+    code = _pullback_code(reductions_along_axes, args)
+    assert "_rrule" not in code and "_pullback(" not in code
+    assert "spread_over(" in code and "extremum_cotangent(" in code
+
+
+def test_a_reduction_along_an_axis_held_in_a_variable_calls_its_rule():
+    def along(x, axis):
+        return np.sum(np.sum(x, axis=axis) ** 2)
+
+    assert "sum_rrule(x, axis=axis)" in sd.source(along, example=(RNG.normal(size=(3, 4)), 1))
+
+
+def test_tied_extrema_along_an_axis_share_the_cotangent():
+    def tops(x):
+        return np.sum(np.max(x, axis=1)) + np.sum(np.min(x, axis=0, keepdims=True))
+
+    x = np.array([[1.0, 3.0, 3.0], [2.0, 0.0, 2.0]])
+    assert "extremum_cotangent(" in _pullback_code(tops, (x,))
+    (grad,) = sd.gradient(tops, x)
+    np.testing.assert_array_equal(grad, [[0.0, 0.5, 0.5], [0.5, 0.0, 0.5]] + np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]))
+
+
+def test_partials_at_constant_exponents_are_folded():
+    x = RNG.uniform(0.5, 2.0, size=5)
+    _check(powers, x)
+    code = _pullback_code(powers, (x,))
+    assert "power_base_partial" not in code
+    assert "(2 * x)" in code and "(-1 * x ** (-2))" in code and "(1.5 * x ** 0.5)" in code
+    assert "(3 * pow_1)" in code  # 3 * x ** 2, with x ** 2 the forward's
+
+
+def test_folding_keeps_what_is_not_constant():
+    import gast
+
+    from sourcediff.transform.syntax import source
+    from sourcediff.transform.templates import folded
+
+    def fold(text):
+        return source(folded(gast.parse(text, mode="eval").body))
+
+    assert fold("type(2) is not int or 2 != 0") == "True"
+    assert fold("a if 1 > 0 else b") == "a"
+    assert fold("x or False") == "x or False"  # `x or False` is False, not x, when x is falsy
+    assert fold("False or x") == "x"
+    assert fold("x ** (2 - 1)") == "x"
+    assert fold("2 ** 100") == "2 ** 100"  # big powers are left alone
+    assert fold("1 / 0") == "1 / 0"  # what would raise is left for run time

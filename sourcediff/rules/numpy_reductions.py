@@ -96,26 +96,91 @@ def whole_array_samples(seed):
     return samples
 
 
-# The sum and mean of a whole float64 array, inlined by the transformer (`Zero() * ones` is `Zero()`).
+def filled(x, value):
+    """A new array shaped like `x` holding the number `value` everywhere (`Zero()` stays `Zero()`)."""
+    if is_zero(value):
+        return ZERO
+    value = extern(value)
+    return np.full(np.shape(x), value, dtype=np.float64 if type(value) is float or type(value) is np.float64 else np.result_type(x, value))
 
-@register_rrule(np.sum, ndims=(ANY_ARRAY,), samples=whole_array_samples(23))
+
+def spread_over(x, y_bar, axis, keepdims):
+    """The cotangent of a reduction's output over `axis` (None: all) broadcast back to a new array shaped like `x`."""
+    return ZERO if is_zero(y_bar) else spread(extern(y_bar), x, all_axes(x, axis), keepdims)
+
+
+def all_axes(x, axis):
+    """`axis` of a reduction of `x`, with None spelled out as every axis."""
+    return tuple(range(np.ndim(x))) if axis is None else axis
+
+
+def reduced_count(x, axis):
+    """How many entries of `x` a mean over `axis` (None: all) divides by (1 for none: the cotangent is empty then)."""
+    if axis is None:
+        return max(x.size, 1)
+    return max(count(x, axis if isinstance(axis, tuple) else (axis,)), 1)
+
+
+def reduced_ndim(ndims, keywords):
+    """The ndim of a reduction's result over `axis` (an int or a tuple of ints), with `keepdims`."""
+    axis = keywords["axis"]
+    if keywords["keepdims"]:
+        return ndims[0]
+    return 0 if axis is None else ndims[0] - (len(axis) if isinstance(axis, tuple) else 1)
+
+
+def axis_samples(seed, **options):
+    """Samples of a reduction along an axis written in the source: positive, negative, a tuple, with keepdims."""
+    def samples():
+        x, cube = draw((3, 4), seed), draw((2, 3, 2), seed + 1)
+        return [Sample((x,), {"axis": 1, **options}), Sample((x,), {"axis": 0, "keepdims": True, **options}),
+                Sample((x,), {"axis": None, **options}), Sample((cube,), {"axis": None, "keepdims": True, **options}),
+                Sample((cube,), {"axis": -1, **options}), Sample((cube,), {"axis": (0, 2), "keepdims": True, **options}),
+                Sample((cube,), {"axis": (0, 1), **options})]
+
+    return samples
+
+
+# Sums, means and extrema of float64 arrays, whole or along axes written as constants, inlined by the transformer.
+
+@register_rrule(np.sum, ndims=(ANY_ARRAY,), samples=whole_array_samples(23), ndim=0)
 def array_sum_rrule(x):
     y = np.sum(x)
 
     def array_sum_pullback(y_bar):
-        return NO_FIELDS, y_bar * np.ones_like(x)
+        return NO_FIELDS, filled(x, y_bar)
 
     return y, array_sum_pullback
 
 
-@register_rrule(np.mean, ndims=(ANY_ARRAY,), samples=whole_array_samples(24))
+@register_rrule(np.mean, ndims=(ANY_ARRAY,), samples=whole_array_samples(24), ndim=0)
 def array_mean_rrule(x):
     y = np.mean(x)
 
     def array_mean_pullback(y_bar):
-        return NO_FIELDS, (y_bar / x.size) * np.ones_like(x)
+        return NO_FIELDS, filled(x, y_bar / reduced_count(x, None))
 
     return y, array_mean_pullback
+
+
+@register_rrule(np.sum, ndims=(ANY_ARRAY,), ndim=reduced_ndim, samples=axis_samples(25))
+def array_sum_axis_rrule(x, *, axis, keepdims=False):
+    y = np.sum(x, axis=axis, keepdims=keepdims)
+
+    def array_sum_axis_pullback(y_bar):
+        return NO_FIELDS, spread_over(x, y_bar, axis, keepdims)
+
+    return y, array_sum_axis_pullback
+
+
+@register_rrule(np.mean, ndims=(ANY_ARRAY,), ndim=reduced_ndim, samples=axis_samples(27))
+def array_mean_axis_rrule(x, *, axis, keepdims=False):
+    y = np.mean(x, axis=axis, keepdims=keepdims)
+
+    def array_mean_axis_pullback(y_bar):
+        return NO_FIELDS, spread_over(x, y_bar / reduced_count(x, axis), axis, keepdims)
+
+    return y, array_mean_axis_pullback
 
 
 @register_frule(np.sum)
@@ -209,13 +274,23 @@ def extremum_weights(x, y, axes, keepdims):
     return hits / np.maximum(np.sum(hits, axis=axes, keepdims=True), 1)
 
 
+def extremum_cotangent(x, y, y_bar, axis, keepdims):
+    """The cotangent of `x` from that of its extremum `y` over `axis`: shared evenly among tied entries."""
+    if is_zero(y_bar):
+        return ZERO
+    y_bar, axis = extern(y_bar), all_axes(x, axis)
+    if not keepdims:
+        y, y_bar = np.expand_dims(y, axis), np.expand_dims(y_bar, axis)
+    hits = np.equal(x, y)
+    return hits * (y_bar / np.maximum(np.sum(hits, axis=axis, keepdims=True), 1))
+
+
 def extremum_rrule(extremum, x, args, kwargs):
     y = extremum(x, *args, **kwargs)
     _, axes, keepdims = reduction(MAX_PARAMETERS, x, args, kwargs)
-    weights = extremum_weights(x, y, axes, keepdims)
 
     def extremum_pullback(y_bar):
-        return cotangents(x, ZERO if is_zero(y_bar) else weights * spread(extern(y_bar), x, axes, keepdims), args)
+        return cotangents(x, extremum_cotangent(x, y, y_bar, axes, keepdims), args)
 
     return y, extremum_pullback
 
@@ -238,6 +313,17 @@ def max_rrule(x, *args, **kwargs):
     return extremum_rrule(np.max, x, args, kwargs)
 
 
+@register_rrule(np.max, ndims=(ANY_ARRAY,), ndim=reduced_ndim, samples=axis_samples(29))
+@register_rrule(np.amax, ndims=(ANY_ARRAY,), ndim=reduced_ndim, samples=axis_samples(29))
+def array_max_axis_rrule(x, *, axis, keepdims=False):
+    y = np.max(x, axis=axis, keepdims=keepdims)
+
+    def array_max_axis_pullback(y_bar):
+        return NO_FIELDS, extremum_cotangent(x, y, y_bar, axis, keepdims)
+
+    return y, array_max_axis_pullback
+
+
 @register_frule(np.max)
 @register_frule(np.amax)
 @register_frule(np.ndarray.max)
@@ -250,6 +336,17 @@ def max_frule(x, *args, **kwargs):
 @register_rrule(np.ndarray.min, samples=samples_for(25, complex_too=False))
 def min_rrule(x, *args, **kwargs):
     return extremum_rrule(np.min, x, args, kwargs)
+
+
+@register_rrule(np.min, ndims=(ANY_ARRAY,), ndim=reduced_ndim, samples=axis_samples(31))
+@register_rrule(np.amin, ndims=(ANY_ARRAY,), ndim=reduced_ndim, samples=axis_samples(31))
+def array_min_axis_rrule(x, *, axis, keepdims=False):
+    y = np.min(x, axis=axis, keepdims=keepdims)
+
+    def array_min_axis_pullback(y_bar):
+        return NO_FIELDS, extremum_cotangent(x, y, y_bar, axis, keepdims)
+
+    return y, array_min_axis_pullback
 
 
 @register_frule(np.min)

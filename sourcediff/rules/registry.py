@@ -10,6 +10,7 @@ differences.
     (NO_FIELDS, 1.0)
 """
 import dataclasses
+import inspect
 import threading
 
 import numpy as np
@@ -40,6 +41,8 @@ class Rule:
 
 
 ANY_ARRAY = "any array"
+REQUIRED = "required"  # a keyword a specialisation's call must pass
+NOT_STATIC = "not static"  # the value of a keyword argument the transformer cannot read from the source
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,15 +51,37 @@ class Specialisation:
 
     Its pullback's cotangents are expressions of the arguments, the output and `y_bar` only, which also
     hold for `Zero()` and `Thunk` cotangents, so the transformer pastes them into the generated code.
+    `keywords` are `(name, default)` pairs, the rrule's keyword-only parameters: keyword arguments the call
+    may pass (a `REQUIRED` one must), each a constant in the source (an int, a tuple of ints, a bool or None). `ndim` is the ndim of the result: an int, or a function of the arguments'
+    ndims and the keywords' values (None when unknown).
     """
 
     ndims: tuple
     rrule: object
     samples: object = None
+    keywords: tuple = ()
+    ndim: object = None
 
-    def matches(self, ndims):
+    def matches(self, ndims, keywords=None):
+        """Whether a call with arguments of `ndims` and keyword arguments `{name: constant value}` (`NOT_STATIC`
+        where the value is not a constant) is one this specialisation serves."""
+        keywords = keywords or {}
+        declared = dict(self.keywords)
+        if any(name not in declared or value is NOT_STATIC for name, value in keywords.items()):
+            return False
+        if any(default is REQUIRED and name not in keywords for name, default in self.keywords):
+            return False
         return len(ndims) == len(self.ndims) and all(
             n == wanted or (wanted == ANY_ARRAY and isinstance(n, int) and n >= 1) for n, wanted in zip(ndims, self.ndims))
+
+    def keyword_values(self, keywords):
+        """The value of every declared keyword for a call passing `keywords` (the defaults for the others)."""
+        return {name: keywords.get(name, default) for name, default in self.keywords}
+
+    def result_ndim(self, ndims, keywords=None):
+        if callable(self.ndim):
+            return self.ndim(ndims, self.keyword_values(keywords or {}))
+        return self.ndim
 
 
 class _Rules(dict):
@@ -120,7 +145,7 @@ def _registrar(f, mode, samples, inactive_arguments=None, updates=False):
     return register
 
 
-def register_rrule(f, *, samples=None, inactive_arguments=None, updates=False, ndims=None):
+def register_rrule(f, *, samples=None, inactive_arguments=None, updates=False, ndims=None, ndim=None):
     """Decorator registering `rule(*args, **kwargs) -> (y, pullback)` as the rrule of `f`.
 
     `pullback(y_bar)` returns `(∂self, ∂arg1, ...)`: one entry per positional argument, after the
@@ -131,14 +156,19 @@ def register_rrule(f, *, samples=None, inactive_arguments=None, updates=False, n
     rule of `operator.iadd` or of `list.append`.
 
     With `ndims`, the rule is a `Specialisation` for float64 arguments of those ndims, kept beside
-    the general rrule (which still serves every other call): its pullback must be the single
-    statement `return NO_FIELDS, <one cotangent expression per argument>`.
+    the general rrule (which still serves every other call): its pullback must be the single statement
+    `return NO_FIELDS, <one cotangent expression per positional argument>`. Its keyword-only
+    parameters are the keywords a call may pass (those without a default must be passed), and `ndim`
+    is the ndim of the result (see `Specialisation`).
     """
     if ndims is not None:
         def specialise(rule_function):
             rule = lookup(f)
             existing = rule.specialisations if rule is not None else ()
-            _update(f, specialisations=existing + (Specialisation(tuple(ndims), rule_function, samples),))
+            keywords = tuple((p.name, REQUIRED if p.default is p.empty else p.default)
+                             for p in inspect.signature(rule_function).parameters.values() if p.kind is p.KEYWORD_ONLY)
+            made = Specialisation(tuple(ndims), rule_function, samples, keywords, ndim)
+            _update(f, specialisations=existing + (made,))
             return rule_function
 
         return specialise

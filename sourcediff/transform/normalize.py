@@ -54,6 +54,10 @@ def is_atom(node, local_names):
     return global_path(node, local_names) is not None
 
 
+def _constant_tuple(node):
+    return isinstance(node, gast.Tuple) and all(isinstance(e, gast.Constant) and type(e.value) is int for e in node.elts)
+
+
 def global_path(node, local_names):
     """`["np", "linalg", "inv"]` for a dotted name rooted at a global, else None."""
     parts = []
@@ -354,7 +358,8 @@ class Normalizer:
                 func = self.atom(func, "function")
         args = [gast.Starred(value=self.atom(a.value), ctx=gast.Load()) if isinstance(a, gast.Starred) else self.atom(a)
                 for a in node.args]
-        keywords = [gast.keyword(arg=k.arg, value=self.atom(k.value)) for k in node.keywords]
+        keywords = [gast.keyword(arg=k.arg, value=k.value if _constant_tuple(k.value) else self.atom(k.value))
+                    for k in node.keywords]  # (`axis=(0, 1)` stays as written: the transformer reads it)
         return gast.Call(func=func, args=args, keywords=keywords)
 
     def operation_Tuple(self, node):

@@ -29,7 +29,7 @@ from .desugar import desugar
 from .effects import effects
 from .lower_jumps import lower_jumps
 from .normalize import normalize
-from .resolve import Kind, Resolution, _hashable
+from .resolve import Kind, Resolution, _hashable, keyword_values, matching_specialisation
 from .reverse import ReverseGenerator
 from .scalars import broadcast_ndim, matmul_ndim, real_ndims, scalars
 from .source import parse_function
@@ -37,6 +37,7 @@ from .syntax import Namer, names_in, source
 
 SCALAR_TYPES = (float, int, np.float64)
 FLOAT64 = np.dtype(np.float64)
+NDARRAY, NUMPY_FLOAT = np.ndarray, np.float64
 BUILTIN_NAMES = set(dir(builtins))
 HELPER_MODULES = {"runtime": runtime, "operator": operator, "builtins": builtins}
 # the effects pass's copies and rebindings: their value is of the kind of their first argument
@@ -201,16 +202,19 @@ def build(function, scalar_inputs, real_inputs=(), inactive_inputs=frozenset()):
 
     def real_call(call, operands):
         callee = resolution.callee(call)
-        if callee in FIRST_ARGUMENT_KIND:
-            return operands[0]
         if not _hashable(callee):
             return None
-        if callee in (np.sum, np.mean) and len(operands) == 1:
-            return 0
-        if callee is np.matmul and len(operands) == 2:
+        if callee in FIRST_ARGUMENT_KIND and not call.keywords:
+            return operands[0]
+        if callee is np.matmul and len(operands) == 2 and not call.keywords:
             return matmul_ndim(*operands)
         rule = resolution.rule_of(callee)
-        if rule is None or rule.partials is None or len(rule.partials) != len(operands):
+        if rule is None:
+            return None
+        specialisation = matching_specialisation(rule, operands, call.keywords) if rule.specialisations else None
+        if specialisation is not None and specialisation.ndim is not None:
+            return specialisation.result_ndim(operands, keyword_values(call.keywords))
+        if call.keywords or rule.partials is None or len(rule.partials) != len(operands):
             return None
         if isinstance(callee, np.ufunc):
             return broadcast_ndim(operands)
@@ -236,6 +240,8 @@ def build(function, scalar_inputs, real_inputs=(), inactive_inputs=frozenset()):
                 return bound_name
         if name in user_names and function.__globals__.get(name) is value:
             return name
+        if name not in user_names and name not in bindings and getattr(builtins, name, None) is value:
+            return name  # a builtin the user's module does not shadow
         bound_name = namer.fresh(name) if name in user_names or name in bindings else name
         namer.taken.add(bound_name)
         bindings[bound_name] = value
@@ -318,22 +324,27 @@ def refresh():
 def input_kinds(function, args, kwargs=None):
     """`(scalar inputs, real array inputs)` of a call: the names of the positional parameters (and captured
     variables) holding real scalars, and `(name, ndim)` for the parameters holding float64 arrays (tuples in
-    the order of the parameters: this is the key of the cache, so it is built for speed)."""
+    the order of the parameters: this is the key of the cache, run on every call, so it is built for speed)."""
     code = function.__code__
-    found = arrays = ()
-    for name, argument in zip(code.co_varnames[: code.co_argcount], args):
+    if len(args) > code.co_argcount:
+        args = args[: code.co_argcount]
+    found, arrays = [], []
+    for name, argument in zip(code.co_varnames, args):
         kind = type(argument)
-        if kind is float or kind is int or kind is np.float64:
-            found += (name,)
-        elif kind is np.ndarray and argument.dtype is FLOAT64:
-            arrays += ((name, argument.ndim),)
+        if kind is NDARRAY:
+            if argument.dtype is FLOAT64:
+                arrays.append((name, argument.ndim))
+        elif kind is float or kind is int or kind is NUMPY_FLOAT:
+            found.append(name)
     if kwargs:
         parameters = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
-        arrays = tuple(sorted(arrays + tuple((name, argument.ndim) for name, argument in kwargs.items()
-                                             if type(argument) is np.ndarray and argument.dtype is FLOAT64 and name in parameters)))
+        keyword_arrays = [(name, argument.ndim) for name, argument in kwargs.items()
+                          if type(argument) is NDARRAY and argument.dtype is FLOAT64 and name in parameters]
+        if keyword_arrays:
+            arrays = sorted(arrays + keyword_arrays)
     if code.co_freevars and function.__closure__:
-        found += tuple(n for n, cell in zip(code.co_freevars, function.__closure__) if type(_cell_value(cell)) in SCALAR_TYPES)
-    return found, arrays
+        found += [n for n, cell in zip(code.co_freevars, function.__closure__) if type(_cell_value(cell)) in SCALAR_TYPES]
+    return tuple(found), tuple(arrays)
 
 
 def _cell_value(cell):

@@ -24,8 +24,8 @@ import numpy as np
 
 from ..rules import registry
 from .normalize import global_path
-from .syntax import source
-from .templates import partial_templates, pullback_templates
+from .syntax import constant, source
+from .templates import partial_templates, pullback_templates, static_value
 
 MISSING = object()
 BOUND_METHODS = (types.MethodType, types.BuiltinMethodType)  # made anew on each lookup: equal, not identical
@@ -62,6 +62,7 @@ class Site:
     rule: object = None
     templates: object = None
     pullback: object = None  # an inlined specialisation's `pullback_templates`
+    keywords: tuple = ()  # and `(name, value node)` for each keyword it takes
 
 
 class Guards:
@@ -201,13 +202,15 @@ class Resolution:
         rule = self.rule_of(function)
         if rule is not None and not rule.differentiable:
             return Site(Kind.INACTIVE, text, function, rule)
-        if rule is not None and rule.specialisations and real_names and not keywords:
+        if rule is not None and rule.specialisations and real_names:
             ndims = [real_names.get(a.id) if isinstance(a, gast.Name) else None for a in arguments]
-            for specialisation in rule.specialisations:
-                if specialisation.matches(ndims):
-                    templates = pullback_templates(specialisation.rrule)
-                    if templates is not None:
-                        return Site(Kind.INLINE, text, function, rule, pullback=templates)
+            specialisation = matching_specialisation(rule, ndims, keywords)
+            templates = pullback_templates(specialisation.rrule) if specialisation is not None else None
+            if templates is not None:
+                given = {k.arg: k.value for k in keywords}
+                pasted = tuple((name, given[name] if name in given else constant(default))
+                               for name, default in specialisation.keywords)
+                return Site(Kind.INLINE, text, function, rule, pullback=templates, keywords=pasted)
         if rule is not None and rule.rrule is not None:
             all_scalar = all(_is_scalar_atom(a, scalar_names) for a in arguments) and not keywords
             if not all_scalar and real_names and not keywords:
@@ -258,6 +261,22 @@ class Resolution:
             rule = self.rule_of(function)
             return rule is not None and rule.fresh
         return isinstance(node, (gast.Constant, gast.JoinedStr, gast.Compare, gast.Lambda))
+
+
+def matching_specialisation(rule, ndims, keywords):
+    """The first specialisation of `rule` serving a call with arguments of `ndims` and these keyword nodes."""
+    if any(k.arg is None for k in keywords):
+        return None
+    values = keyword_values(keywords)
+    for specialisation in rule.specialisations:
+        if specialisation.matches(ndims, values):
+            return specialisation
+    return None
+
+
+def keyword_values(keywords):
+    """`{name: constant value}` of a call's keyword arguments (`NOT_STATIC` where not a constant)."""
+    return {k.arg: static_value(k.value) for k in keywords}
 
 
 def transformable(function):

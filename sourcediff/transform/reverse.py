@@ -37,7 +37,7 @@ from .liveness import without_dead_zero_stores
 from .dataflow import captured_names, captured_writes, closure_captures, definitely_bound, live_after, simple_statements
 from .resolve import Kind
 from .syntax import index_value, loaded_names, renamed, source
-from .templates import free_names
+from .templates import free_names, is_number, module_value, substituted
 
 CALLING = (Kind.RULE, Kind.CALL, Kind.METHOD, Kind.SPREAD)
 COPIES = {"own", "own_array", "own_list", "own_resized"}
@@ -657,17 +657,18 @@ class ReverseGenerator:
             [value.operand] if isinstance(value, gast.UnaryOp) else list(value.args)
         if site.pullback is not None:  # a specialised rule's cotangent expressions, pasted in
             names, expressions, module_globals = site.pullback
-            atoms = {**dict(zip(names, arguments)), names[-2]: target}
+            atoms = {**dict(zip(names, arguments)), **dict(site.keywords), names[-2]: target}
             return [(argument.id, source(self.reuse(self.paste(expression, names, atoms, bar, module_globals))))
                     for argument, expression in zip(arguments, expressions) if self.is_active(argument)]
-        # operands of another shape than the result (broadcast arrays) get their cotangents summed back
-        shaped = len(arguments) > 1 and not all(not isinstance(a, gast.Name) or self.holds_a_scalar(a.id) for a in arguments)
+        # operands of another shape than the result (broadcast arrays) get their cotangents summed back: all but
+        # an array whose only fellow operands are scalars (the result has its shape)
+        arrays = [a for a in arguments if not is_number(a) and not (isinstance(a, gast.Name) and self.holds_a_scalar(a.id))]
         terms = []
         for argument, (parameters, template, module_globals) in zip(arguments, site.templates):
             if self.is_active(argument):
                 partial = self.reuse(self.instantiate(template, parameters, arguments, target, module_globals))
                 term = _scale(bar, partial)
-                if shaped:
+                if arrays and len(arguments) > 1 and arrays != [argument]:
                     term = f"{self.runtime}.unbroadcast_to({term}, {self.read(argument)})"
                 terms.append((argument.id, term))
         return terms
@@ -706,15 +707,17 @@ class ReverseGenerator:
         objects."""
         used = {n.id for n in gast.walk(expression) if isinstance(n, gast.Name)}
         replacements = {n: self.read(atoms[n]) for n in names[:-1] if n in used}
-        renames = {free: self.bind(free, module_globals.get(free)) for free in free_names(expression, names)}
+        renames = {free: self.bind(free, module_value(module_globals, free)) for free in free_names(expression, names)}
         return renamed(expression, {**replacements, names[-1]: bar, **renames})
 
     def instantiate(self, template, parameters, arguments, output, module_globals):
+        """A partial's template at the call site: constant arguments folded in, the others' names read."""
+        template = substituted(template, {p: a for p, a in zip(parameters, arguments) if is_number(a)})
         used = {n.id for n in gast.walk(template) if isinstance(n, gast.Name)}
         replacements = {p: self.read(a) for p, a in zip(parameters, arguments) if p in used}
         if len(parameters) > len(arguments) and parameters[len(arguments)] in used:
             replacements[parameters[len(arguments)]] = self.read(output)
-        renames = {free: self.bind(free, module_globals.get(free)) for free in free_names(template, parameters)}
+        renames = {free: self.bind(free, module_value(module_globals, free)) for free in free_names(template, parameters)}
         return renamed(template, {**replacements, **renames})
 
     def reverse_pullback(self, target, value, site, depth, lines, line, state):
@@ -854,8 +857,12 @@ def _scale(bar, partial):
         return bar
     if text in ("-1.0", "(-1.0)", "-1"):
         return f"-{bar}"
-    simple = isinstance(partial, (gast.Name, gast.Constant, gast.Call, gast.Attribute, gast.Subscript))
-    return f"{bar} * {text}" if simple else f"{bar} * ({text})"
+    simple = (gast.Name, gast.Constant, gast.Call, gast.Attribute, gast.Subscript)
+    if isinstance(partial, gast.BinOp) and isinstance(partial.op, gast.Div) and \
+            isinstance(partial.left, gast.Constant) and partial.left.value == 1:  # `bar / b`, not `bar * (1 / b)`
+        divisor = source(partial.right)
+        return f"{bar} / {divisor}" if isinstance(partial.right, simple) else f"{bar} / ({divisor})"
+    return f"{bar} * {text}" if isinstance(partial, simple) else f"{bar} * ({text})"
 
 
 def _assignments(body, inputs):

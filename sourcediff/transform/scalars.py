@@ -130,7 +130,7 @@ def real_ndims(function, real_inputs, real_call, captured=(), counting=True):
         if isinstance(value, gast.Attribute) and value.attr == "T":
             base = kind(value.value)
             return None if base == "int" else base
-        if isinstance(value, gast.Call) and not value.keywords:
+        if isinstance(value, gast.Call):  # (keyword arguments: `real_call` reads the constant ones)
             operands = [kind(a) for a in value.args]
             if operands and all(o is not None for o in operands):
                 return PENDING if PENDING in operands else real_call(value, operands)

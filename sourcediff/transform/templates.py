@@ -6,11 +6,17 @@ Partials that are not lambdas are called by name. Free names of a template are r
 generated module can bind them to the objects the rule module meant.
 """
 import ast
+import builtins
+import copy
 import functools
 import inspect
+import math
+import operator
 import textwrap
 
 import gast
+
+from ..rules.registry import NOT_STATIC
 
 
 @functools.lru_cache(maxsize=None)
@@ -48,6 +54,9 @@ def partial_templates(rule):
             lambda_index += 1
             parameters = [a.id for a in node.args.args]
             templates.append((parameters, node.body, partial.__globals__))
+        elif _returned_expression(partial) is not None:  # a def that returns one expression: pasted like a lambda
+            parameters, expression = _returned_expression(partial)
+            templates.append((parameters, expression, partial.__globals__))
         else:
             count = partial.__code__.co_argcount
             parameters = list(partial.__code__.co_varnames[:count])
@@ -56,6 +65,161 @@ def partial_templates(rule):
                              keywords=[])
             templates.append((parameters, call, {partial.__name__: partial}))
     return templates
+
+
+@functools.lru_cache(maxsize=None)
+def _returned_expression(function):
+    """`(parameters, expression)` of a function whose body is `return <expression>` (after a docstring), else None."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
+        return None
+    definition = tree.body[0]
+    arguments = definition.args
+    body = definition.body[1:] if _is_docstring(definition.body[0]) else definition.body
+    if arguments.vararg or arguments.kwarg or arguments.kwonlyargs or arguments.defaults or arguments.posonlyargs or \
+            definition.decorator_list or len(body) != 1 or not isinstance(body[0], ast.Return) or body[0].value is None:
+        return None
+    if any(isinstance(n, (ast.Lambda, ast.NamedExpr, ast.Yield, ast.Await)) or isinstance(n, ast.comprehension)
+           for n in ast.walk(body[0].value)):
+        return None
+    return [a.arg for a in arguments.args], gast.ast_to_gast(body[0].value)
+
+
+def _is_docstring(statement):
+    return isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant) and isinstance(statement.value.value, str)
+
+
+def substituted(expression, constants):
+    """A copy of `expression` with the parameter names in `constants` replaced by those constant nodes, folded."""
+    class Substitute(gast.NodeTransformer):
+        def visit_Name(self, node):
+            return copy.deepcopy(constants[node.id]) if node.id in constants and isinstance(node.ctx, gast.Load) else node
+
+    return folded(Substitute().visit(copy.deepcopy(expression))) if constants else expression
+
+
+FOLDABLE = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul, gast.Div: operator.truediv,
+            gast.Pow: operator.pow, gast.Eq: operator.eq, gast.NotEq: operator.ne, gast.Lt: operator.lt,
+            gast.LtE: operator.le, gast.Gt: operator.gt, gast.GtE: operator.ge, gast.Is: operator.is_,
+            gast.IsNot: operator.is_not, gast.USub: operator.neg, gast.Not: operator.not_}
+NUMBERS = (int, float, bool)
+TYPE_NAMES = {"int": int, "float": float, "bool": bool}
+
+
+def folded(expression):
+    """`expression` with the parts whose operands are numeric constants computed (a partial derivative at a
+    constant argument, such as the exponent of `x ** 2`): arithmetic and comparisons of constants,
+    `type(<constant>) is int`, `and`/`or`/`not` and `a if <constant> else b` on constants, and `x ** 1`."""
+    class Fold(gast.NodeTransformer):
+        def visit_BinOp(self, node):
+            self.generic_visit(node)
+            left, right = _number(node.left), _number(node.right)
+            if isinstance(node.op, gast.Pow) and right == 1 and type(right) is int:
+                return node.left
+            if left is not None and right is not None and type(node.op) in FOLDABLE and \
+                    not (isinstance(node.op, gast.Pow) and abs(right) > 64):
+                return _constant_or(node, lambda: FOLDABLE[type(node.op)](left, right))
+            return node
+
+        def visit_UnaryOp(self, node):
+            self.generic_visit(node)
+            operand = _number(node.operand)
+            if operand is not None and type(node.op) in FOLDABLE and not isinstance(node.operand, gast.Constant):
+                return _constant_or(node, lambda: FOLDABLE[type(node.op)](operand))
+            if operand is not None and isinstance(node.op, gast.Not):
+                return _constant_or(node, lambda: not operand)
+            return node
+
+        def visit_Compare(self, node):
+            self.generic_visit(node)
+            if len(node.ops) != 1 or type(node.ops[0]) not in FOLDABLE:
+                return node
+            left, right = _value_or_type(node.left), _value_or_type(node.comparators[0])
+            if left is None or right is None:
+                return node
+            return _constant_or(node, lambda: FOLDABLE[type(node.ops[0])](left[0], right[0]))
+
+        def visit_BoolOp(self, node):
+            self.generic_visit(node)
+            kept = []
+            for position, value in enumerate(node.values):
+                known = _number(value)
+                if known is None or (position == len(node.values) - 1 and kept):  # `x or False` is not `x`
+                    kept.append(value)
+                elif bool(known) == isinstance(node.op, gast.Or):  # decides the whole operation
+                    return value if not kept else gast.BoolOp(op=node.op, values=kept + [value])
+            if not kept:
+                return node.values[-1]
+            return kept[0] if len(kept) == 1 else gast.BoolOp(op=node.op, values=kept)
+
+        def visit_IfExp(self, node):
+            self.generic_visit(node)
+            test = _number(node.test)
+            if test is None:
+                return node
+            return node.body if test else node.orelse
+
+    return Fold().visit(expression)
+
+
+def static_value(node):
+    """The value of a keyword argument written as a constant (an int, a tuple of ints, a bool or None), else
+    `NOT_STATIC`."""
+    if isinstance(node, gast.Constant) and (node.value is None or type(node.value) in (int, bool)):
+        return node.value
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) and isinstance(node.operand, gast.Constant) \
+            and type(node.operand.value) is int:
+        return -node.operand.value
+    if isinstance(node, gast.Tuple) and all(type(static_value(e)) is int for e in node.elts):
+        return tuple(static_value(e) for e in node.elts)
+    return NOT_STATIC
+
+
+def is_number(node):
+    return _number(node) is not None
+
+
+def _number(node):
+    """The value of a numeric constant node (`-1` included), else None."""
+    if isinstance(node, gast.Constant) and type(node.value) in NUMBERS:
+        return node.value
+    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) and isinstance(node.operand, gast.Constant) \
+            and type(node.operand.value) in (int, float):
+        return -node.operand.value
+    return None
+
+
+def _value_or_type(node):
+    """`(value,)` of a numeric constant, of `type(<numeric constant>)` or of `int`/`float`/`bool`; None otherwise."""
+    number = _number(node)
+    if number is not None:
+        return (number,)
+    if isinstance(node, gast.Name) and node.id in TYPE_NAMES:
+        return (TYPE_NAMES[node.id],)
+    if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "type" and \
+            len(node.args) == 1 and not node.keywords and _number(node.args[0]) is not None:
+        return (type(_number(node.args[0])),)
+    return None
+
+
+def _constant_or(node, compute):
+    try:
+        value = compute()
+    except (ArithmeticError, ValueError, TypeError):
+        return node
+    if type(value) not in NUMBERS or (type(value) is float and not math.isfinite(value)):
+        return node
+    if type(value) in (int, float) and value < 0:
+        return gast.UnaryOp(op=gast.USub(), operand=gast.Constant(value=-value, kind=None))
+    return gast.Constant(value=value, kind=None)
+
+
+def module_value(module_globals, name):
+    """What a free name of a template means in the rule module it comes from (a global, else a builtin)."""
+    return module_globals[name] if name in module_globals else getattr(builtins, name, None)
 
 
 def free_names(expression, parameters):
@@ -72,8 +236,9 @@ def pullback_templates(rrule):
                 return NO_FIELDS, <a's cotangent>, <b's cotangent>
             return y, f_pullback
 
-    where the expressions read only the parameters, `y`, `y_bar` and the rule module's globals; the
-    parameters are followed by the output's and the cotangent's names. None for any other form."""
+    where the expressions read only the parameters (keyword-only ones too: a specialisation's keywords),
+    `y`, `y_bar` and the rule module's globals; the parameters are followed by the output's and the
+    cotangent's names. None for any other form."""
     try:
         text = textwrap.dedent(inspect.getsource(rrule))
         tree = ast.parse(text)
@@ -83,9 +248,10 @@ def pullback_templates(rrule):
         return None
     function = tree.body[0]
     arguments = function.args
-    if arguments.vararg or arguments.kwarg or arguments.kwonlyargs or arguments.defaults or arguments.posonlyargs:
+    if arguments.vararg or arguments.kwarg or arguments.defaults or arguments.posonlyargs:
         return None
     parameters = [a.arg for a in arguments.args]
+    keywords = [a.arg for a in arguments.kwonlyargs]
     if len(function.body) != 3:
         return None
     forward, pullback, returned = function.body
@@ -104,7 +270,7 @@ def pullback_templates(rrule):
             not isinstance(pullback.body[0].value, ast.Tuple) or len(pullback.body[0].value.elts) != len(parameters) + 1:
         return None
     expressions = [gast.ast_to_gast(e) for e in pullback.body[0].value.elts[1:]]
-    names = parameters + [output, cotangent]
+    names = parameters + keywords + [output, cotangent]
     if any(isinstance(n, gast.Lambda) for e in expressions for n in gast.walk(e)):
         return None
     return names, expressions, rrule.__globals__

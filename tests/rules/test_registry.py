@@ -136,17 +136,20 @@ def test_specialisations_exist_and_are_inlinable():
 
 @pytest.mark.parametrize("function, specialisation, sample", SPECIALISED)
 def test_specialised_rrule_matches_finite_differences(function, specialisation, sample):
-    assert specialisation.matches([np.ndim(a) for a in sample.args])
+    assert specialisation.matches([np.ndim(a) for a in sample.args], sample.kwargs)
     assert all(np.asarray(a).dtype == np.float64 for a in sample.args)
-    cotangents = test_rrule(function, *sample.args, rule=specialisation.rrule)
-    general = test_rrule(function, *sample.args)
+    y = function(*sample.args, **sample.kwargs)
+    if specialisation.ndim is not None:
+        assert specialisation.result_ndim([np.ndim(a) for a in sample.args], sample.kwargs) == np.ndim(y)
+    cotangents = test_rrule(function, *sample.args, rule=specialisation.rrule, **sample.kwargs)
+    general = test_rrule(function, *sample.args, **sample.kwargs)
     for ours, theirs in zip(cotangents[1:], general[1:]):
         np.testing.assert_allclose(extern(ours), extern(theirs), rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("function, specialisation, sample", SPECIALISED)
 def test_specialised_pullbacks_take_zero_and_thunk_cotangents(function, specialisation, sample):
-    y, pullback = specialisation.rrule(*sample.args)
+    y, pullback = specialisation.rrule(*sample.args, **sample.kwargs)
     assert all(is_zero(c) for c in pullback(ZERO)[1:])
     seed = np.random.default_rng(3).normal(size=np.shape(y))
     direct, deferred = pullback(seed), pullback(Thunk(lambda: seed))
