@@ -25,7 +25,7 @@ from .rules.registry import Sample, lookup, non_differentiable, register_frule, 
 __all__ = ["ZERO", "accumulate", "project", "add_at_index", "component", "zero_at_index", "attribute_cotangent",
            "rrule", "call", "call_method", "call_spread", "call_updating", "call_updating_with_result", "call_writing",
            "call_for_effect", "own", "rebind", "check_unshared", "unpack", "as_sequence", "checked_output",
-           "restored", "pop_top"]
+           "restored"]
 
 GENERATED_CODE = set()
 reverse_call = None
@@ -159,14 +159,9 @@ def attribute_cotangent(primal, attribute, value):
 # Saved values in the pullback
 
 def restored(stack):
-    """A pullback's own copy of a saved stack, and the value on top (the name's final value)."""
-    return list(stack), (stack[-1] if stack else None)
-
-
-def pop_top(stack):
-    """Undo the latest assignment of a saved name: drop its value and return the one before it."""
-    stack.pop()
-    return stack[-1] if stack else None
+    """A pullback's own copy of a saved stack without its top, and the top (the name's final value): popping
+    the copy undoes one assignment."""
+    return stack[:-1], (stack[-1] if stack else None)
 
 
 # Calls

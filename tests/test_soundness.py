@@ -118,7 +118,7 @@ def test_non_differentiable_positions_are_only_those_that_are_safe(f, args):
 
 
 def test_an_exception_in_sourcediffs_own_code_becomes_an_internal_error(monkeypatch):
-    monkeypatch.setattr(runtime, "pop_top", runtime.unpack)  # a helper called wrongly: a TypeError inside the pullback
+    monkeypatch.setattr(runtime, "restored", runtime.unpack)  # a helper called wrongly: a TypeError inside the pullback
 
     def loop(x):
         for i in range(3):

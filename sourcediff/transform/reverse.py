@@ -14,7 +14,8 @@ Guarantees:
   their rule (`runtime.rrule(np.sin, x)`) or a transformed callee (`runtime.call(g, x)`);
 - every value the pullback reads is the value the forward had at that point: a name assigned
   more than once (or in a loop) is pushed on a stack named after it (`x_stack`) right after each
-  assignment, and the pullback pops it where it undoes that assignment; branch decisions and
+  assignment, and the pullback (which starts from a copy without the final value, its top) pops the
+  value before where it undoes that assignment (None: unbound before); branch decisions and
   loop trip counts are recorded the same way;
 - cotangents of the same value add up, whatever the path: what is statically known about each
   cotangent (certainly zero, certainly bound) is joined at branches and iterated to a fixed point
@@ -511,7 +512,8 @@ class ReverseGenerator:
         """Undo an assignment to a saved name: it holds its previous value from here on."""
         if name in self.tracked:
             self.read(self.stack(name))
-            lines.add(depth, f"{name} = {self.runtime}.pop_top({self.stack(name)})", line)
+            stack = self.stack(name)
+            lines.add(depth, f"{name} = {stack}.pop() if {stack} else None", line)
 
     def clear(self, name, depth, lines, line, state):
         """The cotangent of `name` before its assignment starts at zero."""
