@@ -315,3 +315,24 @@ def test_folding_keeps_what_is_not_constant():
     assert fold("x ** (2 - 1)") == "x"
     assert fold("2 ** 100") == "2 ** 100"  # big powers are left alone
     assert fold("1 / 0") == "1 / 0"  # what would raise is left for run time
+
+
+def numpy_on_floats(x, a):
+    for i in range(3):
+        x = np.sin(x) * a + np.tanh(x * a)
+    return x
+
+
+def test_numpy_functions_on_scalars_have_math_twins_in_the_pullback():
+    _check(numpy_on_floats, 0.4, 1.3)
+    _check(numpy_on_floats, np.float64(0.4), 1.3)
+    assert "scalar_cos(x)" in _pullback_code(numpy_on_floats, (0.4, 1.3))
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+def test_math_twins_give_what_numpy_gives_outside_maths_domain():
+    from sourcediff.runtime import SCALAR_TWINS
+
+    assert np.isnan(SCALAR_TWINS[np.cos](np.inf)) and np.isnan(SCALAR_TWINS[np.log](-1.0))
+    assert SCALAR_TWINS[np.exp](1000.0) == np.inf and SCALAR_TWINS[np.log](0.0) == -np.inf
+    assert SCALAR_TWINS[np.sqrt](2.25) == 1.5

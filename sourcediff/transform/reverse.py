@@ -32,8 +32,10 @@ import dataclasses
 import re
 
 import gast
+import numpy as np
 
 from ..errors import NoRuleError
+from ..runtime import SCALAR_TWINS
 from .liveness import without_dead_zero_stores
 from .dataflow import captured_names, captured_writes, closure_captures, definitely_bound, live_after, simple_statements
 from .resolve import Kind
@@ -88,7 +90,15 @@ class Lines:
 
 class ReverseGenerator:
     def __init__(self, function, origin, namer, classify, analyses, bind):
-        self.function, self.origin, self.namer, self.classify, self.bind = function, origin, namer, classify, bind
+        self.function, self.origin, self.namer, self.classify = function, origin, namer, classify
+        self.bound = {}  # what each name the generated code binds stands for
+
+        def bound(name, value):
+            found = bind(name, value)
+            self.bound[found] = value
+            return found
+
+        self.bind = bound
         self.active, self.varying = analyses.active, analyses.varying
         self.scalar_names, self.inputs, self.user_names = analyses.scalar_names, analyses.inputs, analyses.user_names
         self.real_names = getattr(analyses, "real_names", {})
@@ -668,7 +678,7 @@ class ReverseGenerator:
         terms = []
         for argument, (parameters, template, module_globals) in zip(arguments, site.templates):
             if self.is_active(argument):
-                partial = self.reuse(self.instantiate(template, parameters, arguments, target, module_globals))
+                partial = self.on_scalars(self.reuse(self.instantiate(template, parameters, arguments, target, module_globals)))
                 term = _scale(bar, partial)
                 if arrays and len(arguments) > 1 and arrays != [argument]:
                     term = f"{self.runtime}.unbroadcast_to({term}, {self.read(argument)})"
@@ -702,6 +712,26 @@ class ReverseGenerator:
                 return super().generic_visit(node)
 
         return Reuse().visit(copy.deepcopy(expression))
+
+    def on_scalars(self, expression):
+        """`expression` with each NumPy function applied to a real scalar (`np.cos(x)`) replaced by its `math`
+        twin (`runtime.SCALAR_TWINS`), which is several times faster on one number."""
+        generator = self
+
+        class Twins(gast.NodeTransformer):
+            def visit_Call(self, node):
+                self.generic_visit(node)
+                func = node.func
+                if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and len(node.args) == 1 and \
+                        not node.keywords and isinstance(node.args[0], gast.Name) and generator.holds_a_scalar(node.args[0].id):
+                    function = getattr(generator.bound.get(func.value.id), func.attr, None)
+                    twin = SCALAR_TWINS.get(function) if isinstance(function, np.ufunc) else None
+                    if twin is not None:
+                        node.func = gast.Name(id=generator.bind(twin.__name__, twin), ctx=gast.Load(), annotation=None,
+                                              type_comment=None)
+                return node
+
+        return Twins().visit(expression)
 
     def paste(self, expression, names, atoms, bar, module_globals):
         """`expression` with its parameter names replaced by what the pullback reads of `atoms` (the operands and
