@@ -21,6 +21,9 @@ from .transform import pipeline
 from .transform.source import parse_function
 
 
+ONE64 = np.float64(1.0)
+
+
 def _name(f):
     return getattr(f, "__qualname__", None) or type(f).__name__
 
@@ -147,6 +150,8 @@ def _return_site(f):
 def _seed(y, f):
     if type(y) is float:
         return 1.0
+    if type(y) is np.float64:
+        return ONE64
     if isinstance(y, (bool, np.bool_)) or not isinstance(y, (float, int, np.floating, np.integer, np.ndarray)) or \
             (isinstance(y, np.ndarray) and (y.shape != () or y.dtype.kind not in "fiu")):
         raise NonScalarOutputError(

@@ -4,6 +4,7 @@ import gc
 import importlib
 import math
 import sys
+import types
 import weakref
 
 import numpy as np
@@ -135,3 +136,29 @@ def test_a_guard_that_fails_rebuilds():
         assert pipeline.derivative(uses_a_global_function, frozenset()) is not built
     finally:
         act = math.sin
+
+
+tools = types.SimpleNamespace(act=math.sin)
+
+
+def uses_a_path_and_a_builtin(x):
+    return tools.act(x) + abs(x)
+
+
+def test_attribute_paths_and_builtins_are_guarded():
+    """The path guards are checked by one compiled expression: an attribute replaced, a builtin shadowed by
+    a global and the global removed again are each seen on the next call."""
+    try:
+        assert sd.gradient(uses_a_path_and_a_builtin, 0.3)[0] == pytest.approx(math.cos(0.3) + 1.0)
+        tools.act = math.exp
+        assert sd.gradient(uses_a_path_and_a_builtin, 0.3)[0] == pytest.approx(math.exp(0.3) + 1.0)
+        globals()["abs"] = lambda v: -v
+        assert sd.gradient(uses_a_path_and_a_builtin, 0.3)[0] == pytest.approx(math.exp(0.3) - 1.0)
+        del globals()["abs"]
+        assert sd.gradient(uses_a_path_and_a_builtin, 0.3)[0] == pytest.approx(math.exp(0.3) + 1.0)
+        del tools.act
+        with pytest.raises(AttributeError):
+            sd.gradient(uses_a_path_and_a_builtin, 0.3)
+    finally:
+        globals().pop("abs", None)
+        tools.act = math.sin

@@ -74,8 +74,16 @@ class Guards:
     def __init__(self):
         self.entries, self.rules = {}, {}
         self.rules_version = None
+        self.paths = {}  # ("path", path) guards: path -> (where its root is looked up, expected), checked compiled
+        self.compiled = None
 
-    def add(self, key, lookup, expected):
+    def add(self, key, lookup, expected, root=None):
+        """Record a guard; `root` (`(globals, builtins, bindings)`) marks a dotted path's lookup, which `hold`
+        checks in one compiled expression unless its value is missing or a bound method."""
+        if root is not None and expected is not MISSING and not isinstance(expected, BOUND_METHODS):
+            self.paths.setdefault(key[1], (root, expected))
+            self.compiled = None
+            return
         (self.rules if key[0] == "rule" else self.entries).setdefault(key, (lookup, expected))
 
     def hold(self):
@@ -84,7 +92,40 @@ class Guards:
             if not _all_hold(self.rules.values()):
                 return False
             self.rules_version = version
+        if self.paths:
+            check = self.compiled or self._compile()
+            if not check():
+                return False
         return not self.entries or _all_hold(self.entries.values())
+
+    def _compile(self):
+        """One function checking every path guard: `G.get('np', M) is v0 and getattr(v0, 'sin', M) is v1 ...`."""
+        values, terms = {}, []
+        for path, ((global_names, builtin_names, bindings), expected) in self.paths.items():
+            root = path[0]
+            if root in bindings:
+                current = _constant(values, bindings[root])
+            else:
+                current = (f"({_constant(values, global_names)}[{root!r}] if {root!r} in {_constant(values, global_names)} "
+                           f"else {_constant(values, builtin_names)}.get({root!r}, M))")
+            for part in path[1:]:
+                current = f"getattr({current}, {part!r}, M)"
+            terms.append(f"{current} is {_constant(values, expected)}")
+        text = "def check():\n    try:\n        return " + " and ".join(terms) + "\n    except Exception:\n        return False\n"
+        namespace = {**values, "M": MISSING, "getattr": getattr}
+        exec(compile(text, "<sourcediff guards>", "exec"), namespace)
+        self.compiled = namespace["check"]
+        return self.compiled
+
+
+def _constant(values, value):
+    """The name under which the compiled guard check reads `value`."""
+    for name, known in values.items():
+        if known is value:
+            return name
+    name = f"v{len(values)}"
+    values[name] = value
+    return name
 
 
 def _all_hold(guards):
@@ -150,7 +191,7 @@ class Resolution:
         """The object at a dotted global path (a tuple of names), or MISSING; recorded as a guard."""
         path = tuple(path)
         value = self._lookup_path(path)
-        self.guards.add(("path", path), lambda: self._lookup_path(path), value)
+        self.guards.add(("path", path), lambda: self._lookup_path(path), value, (self.globals, self.builtins, self.bindings))
         return value
 
     def value_of(self, node):
