@@ -8,7 +8,6 @@ above this module, not below it).
 import copy
 import inspect
 import linecache
-import math
 import operator
 import sys
 import sysconfig
@@ -30,25 +29,6 @@ __all__ = ["ZERO", "accumulate", "project", "add_at_index", "component", "zero_a
 
 GENERATED_CODE = set()
 
-
-def _twin(math_function, numpy_function):
-    """`math_function` on one real number, falling back to `numpy_function` where `math` raises (out of its
-    domain, or overflowing): NumPy's nan or inf and warning, as the NumPy function gives."""
-    def twin(x):
-        try:
-            return math_function(x)
-        except (ValueError, OverflowError):
-            return numpy_function(x)
-
-    twin.__name__ = twin.__qualname__ = f"scalar_{numpy_function.__name__}"
-    return twin
-
-
-# NumPy functions on one real scalar in an inlined partial derivative, and their faster `math` twins
-SCALAR_TWINS = {f: _twin(m, f) for f, m in [
-    (np.sin, math.sin), (np.cos, math.cos), (np.tan, math.tan), (np.sinh, math.sinh), (np.cosh, math.cosh),
-    (np.tanh, math.tanh), (np.exp, math.exp), (np.log, math.log), (np.sqrt, math.sqrt), (np.arctan, math.atan),
-    (np.log1p, math.log1p), (np.expm1, math.expm1)]}
 reverse_call = None
 
 

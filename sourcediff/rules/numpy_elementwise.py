@@ -13,6 +13,8 @@ other array constructors (`np.zeros`, `np.ones_like`, `np.eye`, ...) are declare
     >>> extern(b_bar)
     array([2., 2., 2.])
 """
+import math
+
 import numpy as np
 
 from .differentials import NO_FIELDS, ZERO, Thunk, extern, is_zero
@@ -21,7 +23,7 @@ from .numpy_reductions import divide_or_zero
 from .numpy_shapes import array_adjoint, cast_tangent
 from .operators import POSITIVE, power_base_partial, xlogy
 from .projection import project, unbroadcast
-from .registry import RULES, Sample, fresh, non_differentiable, register_frule, register_rrule, scalar_rule
+from .registry import RULES, Sample, fresh, non_differentiable, register_frule, register_rrule, samples_of, scalar_rule
 
 UNIT = (-0.9, 0.9)
 LN2, LN10 = np.log(2.0), np.log(10.0)
@@ -405,3 +407,32 @@ fresh(
     np.argmax, np.argmin, np.argsort, np.nonzero, np.count_nonzero,
     np.zeros, np.ones, np.empty, np.eye, np.identity, np.zeros_like, np.ones_like, np.empty_like,
 )
+
+
+def _twin(math_function, numpy_function):
+    """`math_function` on one real number, falling back to `numpy_function` where `math` raises (out of its
+    domain, or overflowing): NumPy's nan or inf and warning, as the NumPy function gives."""
+    def twin(x):
+        try:
+            return math_function(x)
+        except (ValueError, OverflowError):
+            return numpy_function(x)
+
+    twin.__name__ = twin.__qualname__ = f"scalar_{numpy_function.__name__}"
+    return twin
+
+
+# NumPy functions on one real scalar in an inlined partial derivative, and their faster `math` twins (which have
+# the rules of the NumPy functions, so that generated code calling them can be differentiated again)
+SCALAR_TWINS = {f: _twin(m, f) for f, m in [
+    (np.sin, math.sin), (np.cos, math.cos), (np.tan, math.tan), (np.sinh, math.sinh), (np.cosh, math.cosh),
+    (np.tanh, math.tanh), (np.exp, math.exp), (np.log, math.log), (np.sqrt, math.sqrt), (np.arctan, math.atan),
+    (np.log1p, math.log1p), (np.expm1, math.expm1)]}
+
+
+def _scalar_samples(function):
+    return lambda: [s for s in samples_of(RULES[function]) if all(type(a) is float for a in s.args)]
+
+
+for _function, _twin_function in SCALAR_TWINS.items():
+    scalar_rule(_twin_function, *RULES[_function].partials, samples=_scalar_samples(_function))

@@ -35,7 +35,7 @@ import gast
 import numpy as np
 
 from ..errors import NoRuleError
-from ..runtime import SCALAR_TWINS
+from ..rules.numpy_elementwise import SCALAR_TWINS
 from .liveness import without_dead_zero_stores
 from .dataflow import captured_names, captured_writes, closure_captures, definitely_bound, live_after, simple_statements
 from .resolve import Kind
@@ -715,7 +715,7 @@ class ReverseGenerator:
 
     def on_scalars(self, expression):
         """`expression` with each NumPy function applied to a real scalar (`np.cos(x)`) replaced by its `math`
-        twin (`runtime.SCALAR_TWINS`), which is several times faster on one number."""
+        twin (`SCALAR_TWINS`), which is several times faster on one number."""
         generator = self
 
         class Twins(gast.NodeTransformer):
