@@ -88,16 +88,20 @@ def _checked(f, phase, run, *arguments):
     except (SourceDiffError, RecursionError):
         raise
     except Exception as error:
-        internal = _internal(f, phase, error)
-        if internal is error:
-            raise
-        raise internal from error
+        _raise_classified(f, phase, error)
+
+
+def _raise_classified(f, phase, error):
+    internal = _internal(f, phase, error)
+    if internal is error:
+        raise error
+    raise internal from error
 
 
 def _internal(f, phase, error):
-    """The exception to raise for `error` (itself, or an `InternalError`), raised in one phase of differentiating `f`: an exception raised by
-    sourcediff's own code (in the pullback: anything but the user's own rules) becomes an `InternalError`
-    naming the user's function; the user's own exceptions pass unchanged."""
+    """The exception to raise for `error` (itself, or an `InternalError`), raised in one phase of differentiating
+    `f`: an exception raised by sourcediff's own code (in the pullback: anything but the user's own rules)
+    becomes an `InternalError` naming the user's function; the user's own exceptions pass unchanged."""
     origin = runtime.raised_by(error.__traceback__)
     if origin != "sourcediff" and (phase != "pullback" or origin == "user"):
         return error
@@ -183,10 +187,7 @@ def _gradient(f, args, kwargs):
     except (SourceDiffError, RecursionError):
         raise
     except Exception as error:
-        internal = _internal(f, phase, error)
-        if internal is error:
-            raise
-        raise internal from error
+        _raise_classified(f, phase, error)
     return _materialized(args, cotangents)
 
 
