@@ -700,38 +700,12 @@ class ReverseGenerator:
                     self.computed.setdefault(source(node.value), node.targets[0].id)
         if not self.computed:
             return expression
-        generator = self
-
-        class Reuse(gast.NodeTransformer):
-            def generic_visit(self, node):
-                if isinstance(node, gast.expr) and not isinstance(node, gast.Name):
-                    found = generator.computed.get(source(node))
-                    if found is not None:
-                        generator.read(found)
-                        return gast.Name(id=found, ctx=gast.Load(), annotation=None, type_comment=None)
-                return super().generic_visit(node)
-
-        return Reuse().visit(copy.deepcopy(expression))
+        return _Reuse(self).visit(copy.deepcopy(expression))
 
     def on_scalars(self, expression):
         """`expression` with each NumPy function applied to a real scalar (`np.cos(x)`) replaced by its `math`
         twin (`SCALAR_TWINS`), which is several times faster on one number."""
-        generator = self
-
-        class Twins(gast.NodeTransformer):
-            def visit_Call(self, node):
-                self.generic_visit(node)
-                func = node.func
-                if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and len(node.args) == 1 and \
-                        not node.keywords and isinstance(node.args[0], gast.Name) and generator.holds_a_scalar(node.args[0].id):
-                    function = getattr(generator.bound.get(func.value.id), func.attr, None)
-                    twin = SCALAR_TWINS.get(function) if isinstance(function, np.ufunc) else None
-                    if twin is not None:
-                        node.func = gast.Name(id=generator.bind(twin.__name__, twin), ctx=gast.Load(), annotation=None,
-                                              type_comment=None)
-                return node
-
-        return Twins().visit(expression)
+        return _Twins(self).visit(expression)
 
     def paste(self, expression, names, atoms, bar, module_globals):
         """`expression` with its parameter names replaced by what the pullback reads of `atoms` (the operands and
@@ -880,6 +854,40 @@ def _getitem_call(subscript, operator_name):
                           attr="getitem", ctx=gast.Load())
     call = gast.Call(func=func, args=[subscript.value, index_value(subscript.slice)], keywords=[])
     return gast.copy_location(call, subscript) if hasattr(subscript, "lineno") else call
+
+
+class _Reuse(gast.NodeTransformer):
+    """See `ReverseGenerator.reuse`."""
+
+    def __init__(self, generator):
+        self.generator = generator
+
+    def generic_visit(self, node):
+        if isinstance(node, (gast.Call, gast.BinOp, gast.UnaryOp)):  # the kinds of value `computed` holds
+            found = self.generator.computed.get(source(node))
+            if found is not None:
+                self.generator.read(found)
+                return gast.Name(id=found, ctx=gast.Load(), annotation=None, type_comment=None)
+        return super().generic_visit(node)
+
+
+class _Twins(gast.NodeTransformer):
+    """See `ReverseGenerator.on_scalars`."""
+
+    def __init__(self, generator):
+        self.generator = generator
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        func, generator = node.func, self.generator
+        if isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and len(node.args) == 1 and \
+                not node.keywords and isinstance(node.args[0], gast.Name) and generator.holds_a_scalar(node.args[0].id):
+            function = getattr(generator.bound.get(func.value.id), func.attr, None)
+            twin = SCALAR_TWINS.get(function) if isinstance(function, np.ufunc) else None
+            if twin is not None:
+                node.func = gast.Name(id=generator.bind(twin.__name__, twin), ctx=gast.Load(), annotation=None,
+                                      type_comment=None)
+        return node
 
 
 def _scale(bar, partial):

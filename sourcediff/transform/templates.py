@@ -94,11 +94,15 @@ def _is_docstring(statement):
 
 def substituted(expression, constants):
     """A copy of `expression` with the parameter names in `constants` replaced by those constant nodes, folded."""
-    class Substitute(gast.NodeTransformer):
-        def visit_Name(self, node):
-            return copy.deepcopy(constants[node.id]) if node.id in constants and isinstance(node.ctx, gast.Load) else node
+    return folded(_Substitute(constants).visit(copy.deepcopy(expression))) if constants else expression
 
-    return folded(Substitute().visit(copy.deepcopy(expression))) if constants else expression
+
+class _Substitute(gast.NodeTransformer):
+    def __init__(self, constants):
+        self.constants = constants
+
+    def visit_Name(self, node):
+        return copy.deepcopy(self.constants[node.id]) if node.id in self.constants and isinstance(node.ctx, gast.Load) else node
 
 
 FOLDABLE = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul, gast.Div: operator.truediv,
@@ -113,56 +117,7 @@ def folded(expression):
     """`expression` with the parts whose operands are numeric constants computed (a partial derivative at a
     constant argument, such as the exponent of `x ** 2`): arithmetic and comparisons of constants,
     `type(<constant>) is int`, `and`/`or`/`not` and `a if <constant> else b` on constants, and `x ** 1`."""
-    class Fold(gast.NodeTransformer):
-        def visit_BinOp(self, node):
-            self.generic_visit(node)
-            left, right = _number(node.left), _number(node.right)
-            if isinstance(node.op, gast.Pow) and right == 1 and type(right) is int:
-                return node.left
-            if left is not None and right is not None and type(node.op) in FOLDABLE and \
-                    not (isinstance(node.op, gast.Pow) and abs(right) > 64):
-                return _constant_or(node, lambda: FOLDABLE[type(node.op)](left, right))
-            return node
-
-        def visit_UnaryOp(self, node):
-            self.generic_visit(node)
-            operand = _number(node.operand)
-            if operand is not None and type(node.op) in FOLDABLE and not isinstance(node.operand, gast.Constant):
-                return _constant_or(node, lambda: FOLDABLE[type(node.op)](operand))
-            if operand is not None and isinstance(node.op, gast.Not):
-                return _constant_or(node, lambda: not operand)
-            return node
-
-        def visit_Compare(self, node):
-            self.generic_visit(node)
-            if len(node.ops) != 1 or type(node.ops[0]) not in FOLDABLE:
-                return node
-            left, right = _value_or_type(node.left), _value_or_type(node.comparators[0])
-            if left is None or right is None:
-                return node
-            return _constant_or(node, lambda: FOLDABLE[type(node.ops[0])](left[0], right[0]))
-
-        def visit_BoolOp(self, node):
-            self.generic_visit(node)
-            kept = []
-            for position, value in enumerate(node.values):
-                known = _number(value)
-                if known is None or (position == len(node.values) - 1 and kept):  # `x or False` is not `x`
-                    kept.append(value)
-                elif bool(known) == isinstance(node.op, gast.Or):  # decides the whole operation
-                    return value if not kept else gast.BoolOp(op=node.op, values=kept + [value])
-            if not kept:
-                return node.values[-1]
-            return kept[0] if len(kept) == 1 else gast.BoolOp(op=node.op, values=kept)
-
-        def visit_IfExp(self, node):
-            self.generic_visit(node)
-            test = _number(node.test)
-            if test is None:
-                return node
-            return node.body if test else node.orelse
-
-    return Fold().visit(expression)
+    return _Fold().visit(expression)
 
 
 def static_value(node):
@@ -176,6 +131,58 @@ def static_value(node):
     if isinstance(node, gast.Tuple) and all(type(static_value(e)) is int for e in node.elts):
         return tuple(static_value(e) for e in node.elts)
     return NOT_STATIC
+
+
+class _Fold(gast.NodeTransformer):
+    """See `folded`."""
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        left, right = _number(node.left), _number(node.right)
+        if isinstance(node.op, gast.Pow) and right == 1 and type(right) is int:
+            return node.left
+        if left is not None and right is not None and type(node.op) in FOLDABLE and \
+                not (isinstance(node.op, gast.Pow) and abs(right) > 64):
+            return _constant_or(node, lambda: FOLDABLE[type(node.op)](left, right))
+        return node
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        operand = _number(node.operand)
+        if operand is not None and type(node.op) in FOLDABLE and not isinstance(node.operand, gast.Constant):
+            return _constant_or(node, lambda: FOLDABLE[type(node.op)](operand))
+        if operand is not None and isinstance(node.op, gast.Not):
+            return _constant_or(node, lambda: not operand)
+        return node
+
+    def visit_Compare(self, node):
+        self.generic_visit(node)
+        if len(node.ops) != 1 or type(node.ops[0]) not in FOLDABLE:
+            return node
+        left, right = _value_or_type(node.left), _value_or_type(node.comparators[0])
+        if left is None or right is None:
+            return node
+        return _constant_or(node, lambda: FOLDABLE[type(node.ops[0])](left[0], right[0]))
+
+    def visit_BoolOp(self, node):
+        self.generic_visit(node)
+        kept = []
+        for position, value in enumerate(node.values):
+            known = _number(value)
+            if known is None or (position == len(node.values) - 1 and kept):  # `x or False` is not `x`
+                kept.append(value)
+            elif bool(known) == isinstance(node.op, gast.Or):  # decides the whole operation
+                return value if not kept else gast.BoolOp(op=node.op, values=kept + [value])
+        if not kept:
+            return node.values[-1]
+        return kept[0] if len(kept) == 1 else gast.BoolOp(op=node.op, values=kept)
+
+    def visit_IfExp(self, node):
+        self.generic_visit(node)
+        test = _number(node.test)
+        if test is None:
+            return node
+        return node.body if test else node.orelse
 
 
 def is_number(node):
