@@ -16,11 +16,11 @@ def unbroadcast(cotangent, shape):
     extra = cotangent.ndim - len(shape)
     if extra < 0:
         return cotangent
-    if extra > 0:
-        cotangent = cotangent.sum(axis=tuple(range(extra)))
+    if extra > 0:  # (`np.add.reduce` is `ndarray.sum` without its wrapper: this runs at most primitives)
+        cotangent = np.add.reduce(cotangent, axis=tuple(range(extra)))
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and cotangent.shape[i] != 1)
     if axes:
-        cotangent = cotangent.sum(axis=axes, keepdims=True)
+        cotangent = np.add.reduce(cotangent, axis=axes, keepdims=True)
     return cotangent
 
 
