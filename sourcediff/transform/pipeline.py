@@ -29,7 +29,7 @@ from .desugar import desugar
 from .effects import effects
 from .lower_jumps import lower_jumps
 from .normalize import normalize
-from .resolve import Kind, Resolution, _hashable, keyword_values, matching_specialisation
+from .resolve import Kind, Resolution, hashable, keyword_values, matching_specialisation
 from .reverse import ReverseGenerator
 from .scalars import broadcast_ndim, matmul_ndim, real_ndims, scalars
 from .source import parse_function
@@ -202,7 +202,7 @@ def build(function, scalar_inputs, real_inputs=(), inactive_inputs=frozenset()):
 
     def real_call(call, operands):
         callee = resolution.callee(call)
-        if not _hashable(callee):
+        if not hashable(callee):
             return None
         if callee in FIRST_ARGUMENT_KIND and not call.keywords:
             return operands[0]

@@ -208,7 +208,7 @@ class Resolution:
     def rule_of(self, function):
         """The registered `Rule` of `function` (or None), recorded as a guard on the rule and its parts."""
         rule = registry.lookup(function)
-        if _hashable(function):
+        if hashable(function):
             parts = _rule_parts(rule)
             self.guards.add(("rule", id(function)), _RuleGuard(function, parts), parts)
         return rule
@@ -273,7 +273,7 @@ class Resolution:
     def is_scalar_call(self, node):
         """Whether the call maps real numbers to a real number (a scalar builtin or a `math` row)."""
         found, function = self.value_of(node.func)
-        if not found or not _hashable(function):
+        if not found or not hashable(function):
             return False
         if function in SCALAR_BUILTINS:
             return True
@@ -327,7 +327,7 @@ def transformable(function):
     return isinstance(getattr(type(function), "__call__", None), types.FunctionType)
 
 
-def _hashable(value):
+def hashable(value):
     try:
         hash(value)
         return True
