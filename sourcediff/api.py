@@ -31,7 +31,8 @@ def _name(f):
 def materialize(primal, cotangent):
     """The user-facing cotangent of `primal`: zeros are spelled out, thunks evaluated."""
     kind = type(cotangent)
-    if kind is type(primal) and (kind is float or kind is np.ndarray and primal.dtype.kind in "fc"):
+    if kind is type(primal) and (kind is float or kind is np.ndarray and primal.dtype.kind in "fc"
+                                 and cotangent.flags.writeable):
         return cotangent
     cotangent = extern(cotangent)
     if isinstance(primal, (bool, np.bool_, str, int, np.integer)) or primal is None:
@@ -45,6 +46,8 @@ def materialize(primal, cotangent):
             return None
         if is_zero(cotangent):
             return np.zeros(primal.shape, dtype=primal.dtype if primal.dtype.kind in "fc" else float)
+        if isinstance(cotangent, np.ndarray) and not cotangent.flags.writeable:
+            return cotangent.copy()  # a broadcast view the pullback made without copying
         return cotangent
     if isinstance(primal, (list, tuple)) and not hasattr(primal, "_fields"):
         entries = [ZERO] * len(primal) if is_zero(cotangent) else list(cotangent)

@@ -336,3 +336,19 @@ def test_math_twins_give_what_numpy_gives_outside_maths_domain():
     assert np.isnan(SCALAR_TWINS[np.cos](np.inf)) and np.isnan(SCALAR_TWINS[np.log](-1.0))
     assert SCALAR_TWINS[np.exp](1000.0) == np.inf and SCALAR_TWINS[np.log](0.0) == -np.inf
     assert SCALAR_TWINS[np.sqrt](2.25) == 1.5
+
+
+def summed_twice(x):
+    rows = np.sum(x, axis=1)
+    return np.sum(rows) + np.sum(np.sum(x, axis=0, keepdims=True) * 3.0)
+
+
+def test_cotangents_spread_over_reduced_axes_are_writable_arrays_of_the_users_own():
+    x = RNG.normal(size=(3, 4))
+    (grad,) = _check(summed_twice, x)
+    np.testing.assert_array_equal(grad, np.full((3, 4), 4.0))
+    assert grad.flags.writeable and grad.base is None
+    y, back = sd.pullback(lambda x: np.sum(x, axis=0), x)
+    (first,) = back(np.ones(4))
+    first[0, 0] = 99.0  # the user's to change: the next cotangent is not affected
+    np.testing.assert_array_equal(back(np.ones(4))[0], np.ones((3, 4)))

@@ -105,8 +105,12 @@ def filled(x, value):
 
 
 def spread_over(x, y_bar, axis, keepdims):
-    """The cotangent of a reduction's output over `axis` (None: all) broadcast back to a new array shaped like `x`."""
-    return ZERO if is_zero(y_bar) else spread(extern(y_bar), x, all_axes(x, axis), keepdims)
+    """The cotangent of a reduction's output over `axis` (None: all) broadcast back to the shape of `x`: a
+    read-only view, not a copy (what reads it makes new arrays; `materialize` copies one handed to the user)."""
+    if is_zero(y_bar):
+        return ZERO
+    y_bar = np.asarray(extern(y_bar))
+    return np.broadcast_to(y_bar if keepdims else np.expand_dims(y_bar, all_axes(x, axis)), np.shape(x))
 
 
 def all_axes(x, axis):
