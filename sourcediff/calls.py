@@ -47,14 +47,9 @@ def run_top_level(function, args, kwargs):
     """`(y, pullback)` for a Python function called by `sd.pullback` or `sd.gradient`: the caller's objects
     stay as they were whatever it writes into, so there is nothing to check or rebind."""
     entry, outputs, state = pipeline.run_forward(function, args, kwargs, keywords_inactive=True)
-    arrange, pullback = _arrangement(entry, function, len(args), tuple(kwargs) if kwargs else ()), entry.pullback
-
-    seeds = (ZERO,) * len(entry.written)  # the new values of written arguments get no cotangent
-
-    def top_level_pullback(y_bar):
-        return arrange(pullback(state, y_bar, *seeds))
-
-    return outputs[0] if entry.written else outputs, top_level_pullback
+    arrange = _arrangement(entry, function, len(args), tuple(kwargs) if kwargs else ())
+    # (not `_pullback_for_call`: no name to give a pullback only `sd.pullback` sees, on every call)
+    return outputs[0] if entry.written else outputs, _seeded(arrange, entry.pullback, state, len(entry.written))
 
 
 def _run(function, args, kwargs, writes, top_level=False):
@@ -114,9 +109,8 @@ def _pullback_for_call(entry, state, function, positional_count, keyword_names, 
     arrange = _arrangement(entry, function, positional_count, tuple(keyword_names))
     output_count = len(entry.written)
     pullback = entry.pullback
-    if not output_count and not writes:
-        def function_pullback(y_bar):
-            return arrange(pullback(state, y_bar))
+    if not writes:
+        function_pullback = _seeded(arrange, pullback, state, output_count)
     else:
         def function_pullback(y_bar):
             if wanted and is_zero(y_bar):
@@ -138,6 +132,16 @@ def _pullback_for_call(entry, state, function, positional_count, keyword_names, 
 
     function_pullback.__name__ = f"{function.__name__}_pullback"
     return function_pullback
+
+
+def _seeded(arrange, pullback, state, output_count):
+    """The pullback of a call whose caller takes no argument's new value: those get no cotangent."""
+    seeds = (ZERO,) * output_count
+
+    def call_pullback(y_bar):
+        return arrange(pullback(state, y_bar, *seeds))
+
+    return call_pullback
 
 
 def _arrangement(entry, function, positional_count, keyword_names):
