@@ -51,8 +51,12 @@ def count(x, axes):
 
 def spread(y_bar, x, axes, keepdims):
     """An output cotangent broadcast back over the reduced axes: a fresh array shaped like `x`."""
-    y_bar = np.asarray(y_bar) if keepdims else np.expand_dims(y_bar, axes)
-    return np.broadcast_to(y_bar, np.shape(x)).copy()
+    return broadcast_back(y_bar, x, axes, keepdims).copy()
+
+
+def broadcast_back(y_bar, x, axes, keepdims):
+    """An output cotangent broadcast back over the reduced axes to the shape of `x`: a read-only view."""
+    return np.broadcast_to(np.asarray(y_bar) if keepdims else np.expand_dims(y_bar, axes), np.shape(x))
 
 
 def cotangents(x, x_bar, args):
@@ -101,16 +105,14 @@ def filled(x, value):
     if is_zero(value):
         return ZERO
     value = extern(value)
-    return np.full(np.shape(x), value, dtype=np.float64 if type(value) is float or type(value) is np.float64 else np.result_type(x, value))
+    dtype = np.float64 if type(value) is float or type(value) is np.float64 else np.result_type(x, value)
+    return np.full(np.shape(x), value, dtype=dtype)
 
 
 def spread_over(x, y_bar, axis, keepdims):
     """The cotangent of a reduction's output over `axis` (None: all) broadcast back to the shape of `x`: a
     read-only view, not a copy (what reads it makes new arrays; `materialize` copies one handed to the user)."""
-    if is_zero(y_bar):
-        return ZERO
-    y_bar = np.asarray(extern(y_bar))
-    return np.broadcast_to(y_bar if keepdims else np.expand_dims(y_bar, all_axes(x, axis)), np.shape(x))
+    return ZERO if is_zero(y_bar) else broadcast_back(extern(y_bar), x, all_axes(x, axis), keepdims)
 
 
 def all_axes(x, axis):
@@ -272,10 +274,17 @@ def prod_frule(x, *args, **kwargs):
     return y, prod_pushforward
 
 
+def extremum_ties(x, y, axes, keepdims):
+    """`(hits, k)`: where `x` equals its extremum `y` over `axes`, and how many entries tie (at least 1), with
+    the reduced axes kept."""
+    hits = np.equal(x, y if keepdims else np.expand_dims(y, axes))
+    return hits, np.maximum(np.sum(hits, axis=axes, keepdims=True), 1)
+
+
 def extremum_weights(x, y, axes, keepdims):
     """1 at the entry equal to the extremum `y`, 1/k at each of k tied entries, 0 elsewhere."""
-    hits = np.equal(x, y if keepdims else np.expand_dims(y, axes))
-    return hits / np.maximum(np.sum(hits, axis=axes, keepdims=True), 1)
+    hits, ties = extremum_ties(x, y, axes, keepdims)
+    return hits / ties
 
 
 def extremum_cotangent(x, y, y_bar, axis, keepdims):
@@ -283,10 +292,8 @@ def extremum_cotangent(x, y, y_bar, axis, keepdims):
     if is_zero(y_bar):
         return ZERO
     y_bar, axis = extern(y_bar), all_axes(x, axis)
-    if not keepdims:
-        y, y_bar = np.expand_dims(y, axis), np.expand_dims(y_bar, axis)
-    hits = np.equal(x, y)
-    return hits * (y_bar / np.maximum(np.sum(hits, axis=axis, keepdims=True), 1))
+    hits, ties = extremum_ties(x, y, axis, keepdims)
+    return hits * ((y_bar if keepdims else np.expand_dims(y_bar, axis)) / ties)
 
 
 def extremum_rrule(extremum, x, args, kwargs):
@@ -317,15 +324,18 @@ def max_rrule(x, *args, **kwargs):
     return extremum_rrule(np.max, x, args, kwargs)
 
 
-@register_rrule(np.max, ndims=(ANY_ARRAY,), ndim=reduced_ndim, samples=axis_samples(29))
-@register_rrule(np.amax, ndims=(ANY_ARRAY,), ndim=reduced_ndim, samples=axis_samples(29))
-def array_max_axis_rrule(x, *, axis, keepdims=False):
-    y = np.max(x, axis=axis, keepdims=keepdims)
+def _along_axes(extremum):
+    """The specialisation of `extremum` (np.max or np.min) along axes written as constants."""
+    def array_extremum_axis_rrule(x, *, axis, keepdims=False):
+        y = extremum(x, axis=axis, keepdims=keepdims)
 
-    def array_max_axis_pullback(y_bar):
-        return NO_FIELDS, extremum_cotangent(x, y, y_bar, axis, keepdims)
+        def array_extremum_axis_pullback(y_bar):
+            return NO_FIELDS, extremum_cotangent(x, y, y_bar, axis, keepdims)
 
-    return y, array_max_axis_pullback
+        return y, array_extremum_axis_pullback
+
+    array_extremum_axis_rrule.__name__ = array_extremum_axis_rrule.__qualname__ = f"array_{extremum.__name__}_axis_rrule"
+    return array_extremum_axis_rrule
 
 
 @register_frule(np.max)
@@ -342,22 +352,17 @@ def min_rrule(x, *args, **kwargs):
     return extremum_rrule(np.min, x, args, kwargs)
 
 
-@register_rrule(np.min, ndims=(ANY_ARRAY,), ndim=reduced_ndim, samples=axis_samples(31))
-@register_rrule(np.amin, ndims=(ANY_ARRAY,), ndim=reduced_ndim, samples=axis_samples(31))
-def array_min_axis_rrule(x, *, axis, keepdims=False):
-    y = np.min(x, axis=axis, keepdims=keepdims)
-
-    def array_min_axis_pullback(y_bar):
-        return NO_FIELDS, extremum_cotangent(x, y, y_bar, axis, keepdims)
-
-    return y, array_min_axis_pullback
-
-
 @register_frule(np.min)
 @register_frule(np.amin)
 @register_frule(np.ndarray.min)
 def min_frule(x, *args, **kwargs):
     return extremum_frule(np.min, x, args, kwargs)
+
+
+for _extremum, _alias, _seed in ((np.max, np.amax, 29), (np.min, np.amin, 31)):
+    _specialisation = _along_axes(_extremum)
+    for _function in (_extremum, _alias):
+        register_rrule(_function, ndims=(ANY_ARRAY,), ndim=reduced_ndim, samples=axis_samples(_seed))(_specialisation)
 
 
 def divide_or_zero(numerator, denominator):
