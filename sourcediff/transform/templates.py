@@ -49,14 +49,14 @@ def partial_templates(rule):
         return None
     templates, lambda_index = [], 0
     for partial in rule.partials:
+        returned = None if partial.__name__ == "<lambda>" else _returned_expression(partial)
         if partial.__name__ == "<lambda>":
             node = lambdas[lambda_index]
             lambda_index += 1
             parameters = [a.id for a in node.args.args]
             templates.append((parameters, node.body, partial.__globals__))
-        elif _returned_expression(partial) is not None:  # a def that returns one expression: pasted like a lambda
-            parameters, expression = _returned_expression(partial)
-            templates.append((parameters, expression, partial.__globals__))
+        elif returned is not None:  # a def that returns one expression: pasted like a lambda
+            templates.append((*returned, partial.__globals__))
         else:
             count = partial.__code__.co_argcount
             parameters = list(partial.__code__.co_varnames[:count])
@@ -70,13 +70,9 @@ def partial_templates(rule):
 @functools.lru_cache(maxsize=None)
 def _returned_expression(function):
     """`(parameters, expression)` of a function whose body is `return <expression>` (after a docstring), else None."""
-    try:
-        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
-    except (OSError, TypeError, SyntaxError):
+    definition = _definition(function)
+    if definition is None:
         return None
-    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
-        return None
-    definition = tree.body[0]
     arguments = definition.args
     body = definition.body[1:] if _is_docstring(definition.body[0]) else definition.body
     if arguments.vararg or arguments.kwarg or arguments.kwonlyargs or arguments.defaults or arguments.posonlyargs or \
@@ -86,6 +82,17 @@ def _returned_expression(function):
            for n in ast.walk(body[0].value)):
         return None
     return [a.arg for a in arguments.args], gast.ast_to_gast(body[0].value)
+
+
+def _definition(function):
+    """The `ast.FunctionDef` of a function's own source, or None."""
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(function)))
+    except (OSError, TypeError, SyntaxError):
+        return None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
+        return None
+    return tree.body[0]
 
 
 def _is_docstring(statement):
@@ -123,11 +130,10 @@ def folded(expression):
 def static_value(node):
     """The value of a keyword argument written as a constant (an int, a tuple of ints, a bool or None), else
     `NOT_STATIC`."""
-    if isinstance(node, gast.Constant) and (node.value is None or type(node.value) in (int, bool)):
-        return node.value
-    if isinstance(node, gast.UnaryOp) and isinstance(node.op, gast.USub) and isinstance(node.operand, gast.Constant) \
-            and type(node.operand.value) is int:
-        return -node.operand.value
+    if isinstance(node, gast.Constant) and node.value is None:
+        return None
+    if type(_number(node)) in (int, bool):
+        return _number(node)
     if isinstance(node, gast.Tuple) and all(type(static_value(e)) is int for e in node.elts):
         return tuple(static_value(e) for e in node.elts)
     return NOT_STATIC
@@ -246,14 +252,9 @@ def pullback_templates(rrule):
     where the expressions read only the parameters (keyword-only ones too: a specialisation's keywords),
     `y`, `y_bar` and the rule module's globals; the parameters are followed by the output's and the
     cotangent's names. None for any other form."""
-    try:
-        text = textwrap.dedent(inspect.getsource(rrule))
-        tree = ast.parse(text)
-    except (OSError, TypeError, SyntaxError):
+    function = _definition(rrule)
+    if function is None:
         return None
-    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
-        return None
-    function = tree.body[0]
     arguments = function.args
     if arguments.vararg or arguments.kwarg or arguments.defaults or arguments.posonlyargs:
         return None
