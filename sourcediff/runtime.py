@@ -28,7 +28,6 @@ __all__ = ["ZERO", "accumulate", "project", "add_at_index", "component", "zero_a
            "restored"]
 
 GENERATED_CODE = set()
-
 reverse_call = None
 
 

@@ -52,8 +52,9 @@ class Specialisation:
     Its pullback's cotangents are expressions of the arguments, the output and `y_bar` only, which also
     hold for `Zero()` and `Thunk` cotangents, so the transformer pastes them into the generated code.
     `keywords` are `(name, default)` pairs, the rrule's keyword-only parameters: keyword arguments the call
-    may pass (a `REQUIRED` one must), each a constant in the source (an int, a tuple of ints, a bool or None). `ndim` is the ndim of the result: an int, or a function of the arguments'
-    ndims and the keywords' values (None when unknown).
+    may pass (a `REQUIRED` one must), each a constant in the source (an int, a tuple of ints, a bool or
+    None). `ndim` is the ndim of the result: an int, or a function of the arguments' ndims and the
+    keywords' values (None when unknown).
     """
 
     ndims: tuple

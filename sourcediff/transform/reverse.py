@@ -521,8 +521,7 @@ class ReverseGenerator:
     def restore(self, name, depth, lines, line):
         """Undo an assignment to a saved name: it holds its previous value from here on."""
         if name in self.tracked:
-            self.read(self.stack(name))
-            stack = self.stack(name)
+            stack = self.read(self.stack(name))
             lines.add(depth, f"{name} = {stack}.pop() if {stack} else None", line)
 
     def clear(self, name, depth, lines, line, state):
