@@ -290,6 +290,16 @@ def test_tied_extrema_along_an_axis_share_the_cotangent():
     np.testing.assert_array_equal(grad, [[0.0, 0.5, 0.5], [0.5, 0.0, 0.5]] + np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 1.0]]))
 
 
+def test_untied_extrema_put_the_cotangent_at_the_extremum():
+    def weighted_tops(x, w):
+        return np.sum(w * np.max(x, axis=0)) + np.sum(np.min(x, axis=(0, 2), keepdims=True) ** 2) + np.max(x) * 3.0
+
+    x, w = RNG.normal(size=(4, 3, 5)), RNG.normal(size=(3, 5))
+    _check(weighted_tops, x, w)
+    grad, _ = sd.gradient(weighted_tops, x.astype(np.float32), w.astype(np.float32))
+    assert grad.dtype == np.float32
+
+
 def test_partials_at_constant_exponents_are_folded():
     x = RNG.uniform(0.5, 2.0, size=5)
     _check(powers, x)

@@ -274,17 +274,15 @@ def prod_frule(x, *args, **kwargs):
     return y, prod_pushforward
 
 
-def extremum_ties(x, y, axes, keepdims):
-    """`(hits, k)`: where `x` equals its extremum `y` over `axes`, and how many entries tie (at least 1), with
-    the reduced axes kept."""
-    hits = np.equal(x, y if keepdims else np.expand_dims(y, axes))
-    return hits, np.maximum(np.sum(hits, axis=axes, keepdims=True), 1)
+def _tie_counts(hits, axes):
+    """How many entries of each group along `axes` are hits (at least 1), with the reduced axes kept."""
+    return np.maximum(np.sum(hits, axis=axes, keepdims=True), 1)
 
 
 def extremum_weights(x, y, axes, keepdims):
     """1 at the entry equal to the extremum `y`, 1/k at each of k tied entries, 0 elsewhere."""
-    hits, ties = extremum_ties(x, y, axes, keepdims)
-    return hits / ties
+    hits = np.equal(x, y if keepdims else np.expand_dims(y, axes))
+    return hits / _tie_counts(hits, axes)
 
 
 def extremum_cotangent(x, y, y_bar, axis, keepdims):
@@ -292,8 +290,14 @@ def extremum_cotangent(x, y, y_bar, axis, keepdims):
     if is_zero(y_bar):
         return ZERO
     y_bar, axis = extern(y_bar), all_axes(x, axis)
-    hits, ties = extremum_ties(x, y, axis, keepdims)
-    return hits * ((y_bar if keepdims else np.expand_dims(y_bar, axis)) / ties)
+    if not keepdims:
+        y, y_bar = np.expand_dims(y, axis), np.expand_dims(y_bar, axis)
+    hits = np.equal(x, y)
+    if np.count_nonzero(hits) == np.size(y):  # one entry per group: y_bar goes there, without a division
+        x_bar = np.zeros(np.shape(x), np.result_type(y_bar, 1.0))
+        np.copyto(x_bar, y_bar, where=hits)
+        return x_bar
+    return hits * (y_bar / _tie_counts(hits, axis))
 
 
 def extremum_rrule(extremum, x, args, kwargs):

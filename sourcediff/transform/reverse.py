@@ -39,8 +39,8 @@ from ..rules.numpy_elementwise import SCALAR_TWINS
 from .liveness import without_dead_zero_stores
 from .dataflow import captured_names, captured_writes, closure_captures, definitely_bound, live_after, simple_statements
 from .resolve import Kind
-from .syntax import index_value, loaded_names, renamed, source
-from .templates import free_names, is_number, module_value, substituted
+from .syntax import index_value, loaded_names, name as name_node, renamed, source
+from .templates import free_names, is_number, module_value, number_value, substituted
 
 CALLING = (Kind.RULE, Kind.CALL, Kind.METHOD, Kind.SPREAD)
 COPIES = {"own", "own_array", "own_list", "own_resized"}
@@ -678,10 +678,10 @@ class ReverseGenerator:
         for argument, (parameters, template, module_globals) in zip(arguments, site.templates):
             if self.is_active(argument):
                 partial = self.on_scalars(self.reuse(self.instantiate(template, parameters, arguments, target, module_globals)))
-                term = _scale(bar, partial)
+                term = _scaled(bar, partial)
                 if arrays and len(arguments) > 1 and arrays != [argument]:
-                    term = f"{self.runtime}.unbroadcast_to({term}, {self.read(argument)})"
-                terms.append((argument.id, term))
+                    term = _unbroadcast(term, name_node(self.read(argument)), self.runtime)
+                terms.append((argument.id, source(term)))
         return terms
 
     def reuse(self, expression):
@@ -889,19 +889,24 @@ class _Twins(gast.NodeTransformer):
         return node
 
 
-def _scale(bar, partial):
-    """`bar * partial` as text, without a factor of one or brackets around a single term."""
-    text = source(partial)
-    if text in ("1.0", "1"):
-        return bar
-    if text in ("-1.0", "(-1.0)", "-1"):
-        return f"-{bar}"
-    simple = (gast.Name, gast.Constant, gast.Call, gast.Attribute, gast.Subscript)
-    if isinstance(partial, gast.BinOp) and isinstance(partial.op, gast.Div) and \
-            isinstance(partial.left, gast.Constant) and partial.left.value == 1:  # `bar / b`, not `bar * (1 / b)`
-        divisor = source(partial.right)
-        return f"{bar} / {divisor}" if isinstance(partial.right, simple) else f"{bar} / ({divisor})"
-    return f"{bar} * {text}" if isinstance(partial, simple) else f"{bar} * ({text})"
+def _scaled(bar, partial):
+    """The expression `bar * partial`, without a factor of one (`bar`, `-bar`), and `bar / b` for `1 / b`."""
+    factor = number_value(partial)
+    if factor == 1:
+        return name_node(bar)
+    if factor == -1:
+        return gast.UnaryOp(op=gast.USub(), operand=name_node(bar))
+    if isinstance(partial, gast.BinOp) and isinstance(partial.op, gast.Div) and number_value(partial.left) == 1:
+        return gast.BinOp(left=name_node(bar), op=gast.Div(), right=partial.right)
+    return gast.BinOp(left=name_node(bar), op=gast.Mult(), right=partial)
+
+
+def _unbroadcast(term, primal, runtime):
+    """`runtime.unbroadcast_to(term, primal)`, a negation taken out of it so it applies to the reduced array."""
+    negated = isinstance(term, gast.UnaryOp) and isinstance(term.op, gast.USub)
+    call = gast.Call(func=gast.Attribute(value=name_node(runtime), attr="unbroadcast_to", ctx=gast.Load()),
+                     args=[term.operand if negated else term, primal], keywords=[])
+    return gast.UnaryOp(op=gast.USub(), operand=call) if negated else call
 
 
 def _assignments(body, inputs):

@@ -132,8 +132,8 @@ def static_value(node):
     `NOT_STATIC`."""
     if isinstance(node, gast.Constant) and node.value is None:
         return None
-    if type(_number(node)) in (int, bool):
-        return _number(node)
+    if type(number_value(node)) in (int, bool):
+        return number_value(node)
     if isinstance(node, gast.Tuple) and all(type(static_value(e)) is int for e in node.elts):
         return tuple(static_value(e) for e in node.elts)
     return NOT_STATIC
@@ -144,7 +144,7 @@ class _Fold(gast.NodeTransformer):
 
     def visit_BinOp(self, node):
         self.generic_visit(node)
-        left, right = _number(node.left), _number(node.right)
+        left, right = number_value(node.left), number_value(node.right)
         if isinstance(node.op, gast.Pow) and right == 1 and type(right) is int:
             return node.left
         if left is not None and right is not None and type(node.op) in FOLDABLE and \
@@ -154,7 +154,7 @@ class _Fold(gast.NodeTransformer):
 
     def visit_UnaryOp(self, node):
         self.generic_visit(node)
-        operand = _number(node.operand)
+        operand = number_value(node.operand)
         if operand is not None and type(node.op) in FOLDABLE and not isinstance(node.operand, gast.Constant):
             return _constant_or(node, lambda: FOLDABLE[type(node.op)](operand))
         if operand is not None and isinstance(node.op, gast.Not):
@@ -174,7 +174,7 @@ class _Fold(gast.NodeTransformer):
         self.generic_visit(node)
         kept = []
         for position, value in enumerate(node.values):
-            known = _number(value)
+            known = number_value(value)
             if known is None or (position == len(node.values) - 1 and kept):  # `x or False` is not `x`
                 kept.append(value)
             elif bool(known) == isinstance(node.op, gast.Or):  # decides the whole operation
@@ -185,17 +185,17 @@ class _Fold(gast.NodeTransformer):
 
     def visit_IfExp(self, node):
         self.generic_visit(node)
-        test = _number(node.test)
+        test = number_value(node.test)
         if test is None:
             return node
         return node.body if test else node.orelse
 
 
 def is_number(node):
-    return _number(node) is not None
+    return number_value(node) is not None
 
 
-def _number(node):
+def number_value(node):
     """The value of a numeric constant node (`-1` included), else None."""
     if isinstance(node, gast.Constant) and type(node.value) in NUMBERS:
         return node.value
@@ -207,14 +207,14 @@ def _number(node):
 
 def _value_or_type(node):
     """`(value,)` of a numeric constant, of `type(<numeric constant>)` or of `int`/`float`/`bool`; None otherwise."""
-    number = _number(node)
+    number = number_value(node)
     if number is not None:
         return (number,)
     if isinstance(node, gast.Name) and node.id in TYPE_NAMES:
         return (TYPE_NAMES[node.id],)
     if isinstance(node, gast.Call) and isinstance(node.func, gast.Name) and node.func.id == "type" and \
-            len(node.args) == 1 and not node.keywords and _number(node.args[0]) is not None:
-        return (type(_number(node.args[0])),)
+            len(node.args) == 1 and not node.keywords and number_value(node.args[0]) is not None:
+        return (type(number_value(node.args[0])),)
     return None
 
 
