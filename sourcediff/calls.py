@@ -10,8 +10,8 @@ The pullback takes one cotangent per output and returns `(∂self, ∂args..., �
 import dataclasses
 import types
 
-from . import runtime
-from .errors import UnsupportedSyntaxError
+from . import dispatch, runtime
+from .errors import UnsupportedSyntaxError, display_name
 from .rules.differentials import NO_FIELDS, ZERO, Tangent, accumulate, is_zero
 from .transform import pipeline
 
@@ -27,7 +27,7 @@ def reverse_call(function, args, kwargs, writes=(), top_level=False):
         if result is None:
             return None
         outputs, pullback = result
-        return outputs, runtime.receiver_first(pullback, f"{function.__name__}_pullback")
+        return outputs, dispatch.receiver_first(pullback, f"{function.__name__}_pullback")
     if isinstance(function, type):
         return _construct(function, args, kwargs, writes)
     if not isinstance(function, types.FunctionType):
@@ -72,7 +72,7 @@ def _run(function, args, kwargs, writes, top_level=False):
         if parameter in cells:
             if outputs[output] is not cells[parameter].cell_contents:
                 raise runtime.error_at_call_site(
-                    UnsupportedSyntaxError, f"{runtime.display_name(function)} changes {parameter!r}, a variable it captures, in "
+                    UnsupportedSyntaxError, f"{display_name(function)} changes {parameter!r}, a variable it captures, in "
                     "place, and sourcediff cannot follow the change from here",
                     f"Return the new value from {function.__name__} instead and assign it to {parameter!r}.")
             continue
@@ -82,7 +82,7 @@ def _run(function, args, kwargs, writes, top_level=False):
         original = args[position] if position < len(args) else kwargs.get(parameter, _default(function, parameter))
         if parameter not in listed and outputs[output] is not original:
             raise runtime.error_at_call_site(
-                UnsupportedSyntaxError, f"{runtime.display_name(function)} changes its argument {parameter!r} in place, "
+                UnsupportedSyntaxError, f"{display_name(function)} changes its argument {parameter!r} in place, "
                 "and sourcediff cannot follow the change from here",
                 f"Return the new value from {function.__name__} instead and assign it, or call {function.__name__} "
                 "as a statement of its own with the argument as a plain name.")
@@ -223,4 +223,4 @@ def _construct_with_init(cls, args, kwargs, writes):
     return ((made,) + tuple(others) if writes else made), constructor_pullback
 
 
-runtime.reverse_call = reverse_call
+dispatch.reverse_call = reverse_call

@@ -49,3 +49,13 @@ class RuleError(SourceDiffError):
 
 class InternalError(SourceDiffError):
     """sourcediff itself failed: a bug to report. The message names the function being differentiated."""
+
+
+def display_name(function):
+    """The name of a function as the user wrote it (without the generated functions it was made in)."""
+    name = getattr(function, "__qualname__", None) or getattr(function, "__name__", None) or type(function).__name__
+    while "sourcediff_derivative.<locals>." in name:
+        prefix, _, rest = name.partition("sourcediff_derivative.<locals>.")
+        generated, _, rest = rest.partition(".<locals>.")
+        name = prefix + generated.removesuffix("_forward").removesuffix("_pullback") + ".<locals>." + rest
+    return name

@@ -1,21 +1,18 @@
 """The helpers that generated derivative code calls.
 
 Generated code names these directly (they are bound when the code is compiled), so each one is
-small, fast in the common case, and never mutates a cotangent it did not create. Calls of
-Python callables go through `reverse_call`, which `sourcediff.calls` installs (the compiler sits
-above this module, not below it).
+small, fast in the common case, and never mutates a cotangent it did not create. The calls it makes
+(`call`, `call_method`, ...) are in `sourcediff.dispatch`.
 """
 import copy
-import inspect
 import linecache
-import operator
 import sys
 import sysconfig
 import types
 
 import numpy as np
 
-from .errors import NoRuleError, UnsupportedSyntaxError
+from .errors import UnsupportedSyntaxError, display_name
 from .rules.containers import regroup
 from .rules.differentials import NO_FIELDS, ZERO, InplaceableThunk, Tangent, accumulate, extern, is_zero
 from .rules import numpy_indexing
@@ -23,12 +20,9 @@ from .rules.projection import project, unbroadcast
 from .rules.registry import Sample, lookup, non_differentiable, register_frule, register_rrule
 
 __all__ = ["ZERO", "accumulate", "project", "add_at_index", "component", "zero_at_index", "attribute_cotangent",
-           "rrule", "call", "call_method", "call_spread", "call_updating", "call_updating_with_result", "call_writing",
-           "call_for_effect", "own", "rebind", "check_unshared", "unpack", "as_sequence", "checked_output",
-           "restored"]
+           "own", "rebind", "check_unshared", "unpack", "as_sequence", "checked_output", "restored"]
 
 GENERATED_CODE = set()
-reverse_call = None
 
 
 # Cotangents of containers
@@ -164,17 +158,7 @@ def restored(stack):
     return stack[:-1], (stack[-1] if stack else None)
 
 
-# Calls
-
-def display_name(function):
-    """The name of a function as the user wrote it (without the generated functions it was made in)."""
-    name = getattr(function, "__qualname__", None) or getattr(function, "__name__", None) or type(function).__name__
-    while "sourcediff_derivative.<locals>." in name:
-        prefix, _, rest = name.partition("sourcediff_derivative.<locals>.")
-        generated, _, rest = rest.partition(".<locals>.")
-        name = prefix + generated.removesuffix("_forward").removesuffix("_pullback") + ".<locals>." + rest
-    return name
-
+# Errors at the line of the user's code
 
 def error_at_call_site(kind, problem, hint):
     """An error pointing at the line of generated code (hence of user code) that made the current call."""
@@ -187,186 +171,6 @@ def error_at_call_site(kind, problem, hint):
         where = dict(function=code.co_name.rsplit("_", 1)[0], filename=code.co_filename, line=frame.f_lineno,
                      code=linecache.getline(code.co_filename, frame.f_lineno))
     return kind(problem, **where, hint=hint)
-
-
-def _no_rule(function):
-    name = getattr(function, "__qualname__", repr(function))
-    return error_at_call_site(
-        NoRuleError, f"{name} has no derivative rule and no Python source to differentiate",
-        f"Register a rule for it with @sd.register_rrule({getattr(function, '__name__', 'f')}) "
-        "or declare it with sd.non_differentiable.")
-
-
-def rrule(function, *args, **kwargs):
-    """`(function(*args, **kwargs), pullback)` from the registered rule of `function`."""
-    return lookup(function).rrule(*args, **kwargs)
-
-
-def call(function, *args, **kwargs):
-    """`(function(*args, **kwargs), pullback)`; the pullback returns (∂self, ∂args..., ∂kwarg values...)."""
-    rule = lookup(function)
-    if rule is not None and rule.rrule is not None:
-        y, rule_pullback = rule.rrule(*args, **kwargs)
-        if not kwargs:
-            return y, rule_pullback
-        padding = (ZERO,) * len(kwargs)
-
-        def rule_with_keywords_pullback(y_bar):
-            return tuple(rule_pullback(y_bar)) + padding
-
-        return y, rule_with_keywords_pullback
-    result = reverse_call(function, args, kwargs)
-    if result is None:
-        raise _no_rule(function)
-    return result
-
-
-def call_for_effect(function, *args, **kwargs):
-    """`function(*args, **kwargs)` through its derivative, refusing a callee that writes into its arguments
-    or captured variables (see `reverse_call`); its value carries no derivative here."""
-    return call(function, *args, **kwargs)[0]
-
-
-def receiver_first(pullback, name):
-    """`pullback` without the callee's own ∂self, so the receiver's cotangent comes first."""
-
-    def receiver_first_pullback(y_bar):
-        return tuple(pullback(y_bar)[1:])
-
-    receiver_first_pullback.__name__ = name
-    return receiver_first_pullback
-
-
-def _python_method(receiver, method):
-    static = inspect.getattr_static(type(receiver), method, None)
-    if isinstance(static, types.FunctionType) and not isinstance(receiver, (type, types.ModuleType)):
-        return static
-    return None
-
-
-def call_method(receiver, method, *args, **kwargs):
-    """`receiver.method(*args, **kwargs)` with a pullback returning (∂receiver, ∂args..., ∂kwarg values...)."""
-    function = _python_method(receiver, method)
-    if function is None:
-        static = inspect.getattr_static(type(receiver), method, None)
-        if not isinstance(receiver, (type, types.ModuleType)) and lookup(static) is not None:
-            y, pullback = call(static, receiver, *args, **kwargs)
-            return y, receiver_first(pullback, f"{method}_pullback")
-        y, bound_pullback = call(getattr(receiver, method), *args, **kwargs)
-
-        def bound_method_pullback(y_bar):
-            return (ZERO,) + tuple(bound_pullback(y_bar)[1:])
-
-        return y, bound_method_pullback
-    y, pullback = call(function, receiver, *args, **kwargs)
-    return y, receiver_first(pullback, f"{method}_pullback")
-
-
-def call_updating(receiver, method, *args, **kwargs):
-    """`receiver.method(*args, **kwargs)` called for its effect; the receiver as it is afterwards."""
-    return call_updating_with_result(receiver, method, *args, **kwargs)[1]
-
-
-def call_updating_with_result(receiver, method, *args, **kwargs):
-    """`(receiver.method(*args, **kwargs), the receiver afterwards)`."""
-    return getattr(receiver, method)(*args, **kwargs), receiver
-
-
-def _updating_rrule(receiver, method, *args, **kwargs):
-    """`((result, receiver after), pullback)`: a Python method through its source (its object is a written
-    argument), a built-in container's method through the rule of the method itself."""
-    function = _python_method(receiver, method)
-    if function is not None:
-        outputs, pullback = reverse_call(function, (receiver,) + args, kwargs, (0,))
-        return outputs, receiver_first(pullback, f"{method}_pullback")
-    static = inspect.getattr_static(type(receiver), method, None)
-    rule = lookup(static)
-    if rule is None or rule.rrule is None:
-        raise error_at_call_site(
-            UnsupportedSyntaxError, f"sourcediff cannot differentiate {type(receiver).__name__}.{method} changing its object",
-            "Compute the new value and assign it instead (for example sorted(v) instead of v.sort()).")
-    (result, after), pullback = rule.rrule(receiver, *args, **kwargs)
-    return (result, after), receiver_first(pullback, f"{method}_pullback")
-
-
-@register_rrule(call_updating_with_result, updates=True)
-def _call_updating_with_result_rrule(receiver, method, *args, **kwargs):
-    outputs, pullback = _updating_rrule(receiver, method, *args, **kwargs)
-
-    def call_updating_pullback(outputs_bar):
-        parts = pullback(outputs_bar)
-        return (NO_FIELDS, parts[0], ZERO) + tuple(parts[1:])
-
-    return outputs, call_updating_pullback
-
-
-@register_rrule(call_updating, updates=True)
-def _call_updating_rrule(receiver, method, *args, **kwargs):
-    (_, after), pullback = _updating_rrule(receiver, method, *args, **kwargs)
-
-    def call_updating_pullback(after_bar):
-        parts = pullback((ZERO, after_bar))
-        return (NO_FIELDS, parts[0], ZERO) + tuple(parts[1:])
-
-    return after, call_updating_pullback
-
-
-def call_writing(function, positions, *args, **kwargs):
-    """`function(*args, **kwargs)` for a function that writes into the arguments at `positions` (ints or
-    keywords): `(its value, the new values of those arguments)`. They are copied first, so that nothing
-    else holding them sees the change; the caller rebinds its names."""
-    args, kwargs = list(args), dict(kwargs)
-    for position in positions:
-        if isinstance(position, int):
-            args[position] = own(args[position])
-        else:
-            kwargs[position] = own(kwargs[position])
-    result = function(*args, **kwargs)
-    return (result,) + tuple(args[p] if isinstance(p, int) else kwargs[p] for p in positions)
-
-
-@register_rrule(call_writing, updates=True)
-def _call_writing_rrule(function, positions, *args, **kwargs):
-    outputs, pullback = reverse_call(function, args, kwargs, tuple(positions))
-
-    def call_writing_pullback(outputs_bar):
-        parts = pullback(tuple(ZERO for _ in outputs) if is_zero(outputs_bar) else tuple(outputs_bar))
-        return (NO_FIELDS, parts[0], ZERO) + tuple(parts[1:])
-
-    return outputs, call_writing_pullback
-
-
-def call_spread(function, arguments, spread, keywords, extra_keywords):
-    """`function(*flattened arguments, **keywords, **extra_keywords)` where `spread[i]` marks `*arguments[i]`.
-
-    The pullback returns (∂self, one cotangent per entry of `arguments`, one per keyword, a dict for
-    `extra_keywords`).
-    """
-    flat = []
-    for value, is_spread in zip(arguments, spread):
-        if is_spread:
-            flat.extend(value)
-        else:
-            flat.append(value)
-    extra = dict(extra_keywords or {})
-    y, pullback = call(function, *flat, **keywords, **extra)
-
-    def spread_call_pullback(y_bar):
-        parts = pullback(y_bar)
-        result, position = [parts[0]], 1
-        for value, is_spread in zip(arguments, spread):
-            if is_spread:
-                count = len(value)
-                result.append(regroup(value, list(parts[position: position + count])))
-                position += count
-            else:
-                result.append(parts[position])
-                position += 1
-        result.extend(parts[position: position + len(keywords)])
-        result.append(dict(zip(extra, parts[position + len(keywords):])))
-        return tuple(result)
-
-    return y, spread_call_pullback
 
 
 # Objects changed in place (the effects pass)
@@ -718,20 +522,3 @@ def raised_by(traceback):
 def _is_library(filename):
     return "site-packages" in filename or filename.startswith(sys.prefix) or filename.startswith(sys.base_prefix) \
         or filename.startswith("<")
-
-
-_container_getitem = lookup(operator.getitem).rrule
-
-
-@register_rrule(operator.getitem)
-def _getitem_rrule(container, index):
-    """`container[index]`: built-in containers and arrays by the indexing rule, anything else through its
-    type's `__getitem__` (a rule, or its Python source)."""
-    if isinstance(container, (np.ndarray, np.generic, list, tuple, dict, str, bytes, range)):
-        return _container_getitem(container, index)
-    y, pullback = call(type(container).__getitem__, container, index)
-
-    def getitem_pullback(y_bar):
-        return (NO_FIELDS,) + tuple(pullback(y_bar)[1:])
-
-    return y, getitem_pullback

@@ -16,17 +16,16 @@ a set cannot receive one.
     >>> zip_pullback([(0.5, ZERO), (1.5, 2.5)])
     (NO_FIELDS, [0.5, 1.5], (Zero(), 2.5, Zero()))
 """
-import operator
 
 import numpy as np
 
 from ..errors import RuleError
 
-from .differentials import NO_FIELDS, ZERO, Tangent, accumulate, extern, is_zero
+from .differentials import NO_FIELDS, ZERO, Tangent, extern, is_zero
 from .linear import linear_rule, project_tree, seeded_pullback
 from .numpy_shapes import identity_adjoint
 from .projection import project
-from .registry import Sample, frule, non_differentiable, register_frule, register_rrule
+from .registry import Sample, non_differentiable, register_frule, register_rrule
 
 ROWS = np.array([[0.5, -1.0], [2.0, 0.25]])
 DICT_VIEWS = (type({}.keys()), type({}.values()), type({}.items()))
@@ -114,46 +113,6 @@ def _sequence_rules(kind):
 
 _sequence_rules(list)
 _sequence_rules(tuple)
-
-
-@register_rrule(map, samples=[Sample((np.sin, [0.5, 1.5])), Sample((operator.mul, [0.5, 1.0], (2.0, -1.0, 3.0)))])
-def map_rrule(function, *iterables):
-    """`map` differentiated item by item; its value is a list (iterating it behaves the same)."""
-    from ..runtime import call
-
-    rows, results, pullbacks = list(zip(*iterables)), [], []
-    for items in rows:
-        y, item_pullback = call(function, *items)
-        results.append(y)
-        pullbacks.append(item_pullback)
-
-    def map_pullback(y_bar):
-        if is_zero(y_bar):
-            return (NO_FIELDS, ZERO) + (ZERO,) * len(iterables)
-        function_bar, item_bars = ZERO, [[] for _ in iterables]
-        for item_pullback, item_bar in zip(pullbacks, extern(y_bar)):
-            parts = item_pullback(item_bar) if not is_zero(item_bar) else (ZERO,) * (1 + len(iterables))
-            function_bar = accumulate(function_bar, parts[0])
-            for bars, part in zip(item_bars, parts[1:]):
-                bars.append(part)
-        return (NO_FIELDS, function_bar) + tuple(regroup(it, bars, [row[k] for row in rows], "map")
-                                                 for k, (it, bars) in enumerate(zip(iterables, item_bars)))
-
-    return results, map_pullback
-
-
-@register_frule(map)
-def map_frule(function, *iterables):
-    """Forward mode of `map` through the mapped function's own frule."""
-    applied = [frule(function, *items) for items in zip(*iterables)]
-    if any(result is None for result in applied):
-        raise RuleError(f"forward mode of map needs an frule for {getattr(function, '__name__', function)!r}")
-
-    def map_pushforward(self_dot, function_dot, *iterable_dots):
-        columns = [item_tangents(it, d, len(applied)) for it, d in zip(iterables, iterable_dots)]
-        return [pushforward(NO_FIELDS, *dots) for (_, pushforward), dots in zip(applied, zip(*columns))]
-
-    return [y for y, _ in applied], map_pushforward
 
 
 # zip and enumerate: lists of tuples, whose cotangents are lists of tuples (or zeros) to split into columns.

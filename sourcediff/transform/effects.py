@@ -7,8 +7,8 @@ normalised function so that the derivative is computed from values alone:
 
 - calls that change an argument become explicit: `f(a, out=o)` and a declared mutator such as
   `np.copyto(o, a)` compute the new value and store it (`o[...] = new`); a method called for its
-  effect becomes `o = runtime.call_updating(o, 'm', ...)`; a Python function that writes into an
-  argument becomes `updated = runtime.call_writing(f, positions, ...)`, and each written argument
+  effect becomes `o = dispatch.call_updating(o, 'm', ...)`; a Python function that writes into an
+  argument becomes `updated = dispatch.call_writing(f, positions, ...)`, and each written argument
   is rebound to its new value (`a = updated[1]`);
 - before a write into an object that something may still read (an input, anything an operation
   took as an operand, anything that may share an object with those), the object is copied:
@@ -59,6 +59,7 @@ BUILTIN_METHODS = {name for kind in (np.ndarray, list, dict, tuple, str, float, 
                    for name in dir(kind)}
 COPIES = {"own": (True, True, True), "own_array": (False, True, False), "own_list": (False, False, True),
           "own_resized": (False, False, False)}
+DISPATCHED = {"call_updating", "call_updating_with_result", "call_writing"}  # helpers of sourcediff.dispatch
 NOT_CAPTURING = set(COPIES) | {"rebind", "rebind_view", "is_view", "linked_bases", "check_unshared", "unpack", "checked_output"}
 
 
@@ -98,7 +99,7 @@ class Effects:
         return isinstance(node, gast.Name) and node.id in self.local_names
 
     def helper(self, function, args, keywords=()):
-        call = self.namer.helper_call("runtime", function, *args)
+        call = self.namer.helper_call("dispatch" if function in DISPATCHED else "runtime", function, *args)
         call.keywords = list(keywords)
         return call
 
@@ -109,8 +110,8 @@ class Effects:
         return None
 
     def is_helper(self, func, names):
-        return isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) \
-            and func.value.id == self.runtime and func.attr in names
+        return isinstance(func, gast.Attribute) and isinstance(func.value, gast.Name) and func.attr in names \
+            and func.value.id == self.namer.helper("dispatch" if func.attr in DISPATCHED else "runtime")
 
     # 1. Calls that change their arguments, in explicit forms
 
@@ -346,7 +347,7 @@ class Effects:
             module, attr = value.func.value.id, value.func.attr
             if module == self.namer.helpers.get("operator") and attr in INPLACE_OPERATORS and self.is_local(value.args[0]):
                 return Mutation(value.args[0].id, target.id)
-            if module == self.runtime and attr == "call_updating" and self.is_local(value.args[0]):
+            if self.is_helper(value.func, {"call_updating"}) and self.is_local(value.args[0]):
                 mutation = Mutation(value.args[0].id)
                 mutation.updating = True  # a method: it may change what its object holds, in place
                 return mutation

@@ -20,7 +20,7 @@ import types
 import gast
 import numpy as np
 
-from .. import runtime
+from .. import dispatch, runtime
 from ..errors import InternalError, SourceDiffError
 from .activity import activity, varying_names
 from .cache import DerivativeCache
@@ -39,7 +39,7 @@ SCALAR_TYPES = (float, int, np.float64)
 FLOAT64 = np.dtype(np.float64)
 NDARRAY, NUMPY_FLOAT = np.ndarray, np.float64
 BUILTIN_NAMES = set(dir(builtins))
-HELPER_MODULES = {"runtime": runtime, "operator": operator, "builtins": builtins}
+HELPER_MODULES = {"runtime": runtime, "dispatch": dispatch, "operator": operator, "builtins": builtins}
 # the effects pass's copies and rebindings: their value is of the kind of their first argument
 FIRST_ARGUMENT_KIND = (runtime.own, runtime.own_array, runtime.own_list, runtime.own_resized, runtime.rebind)
 

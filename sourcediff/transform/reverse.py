@@ -11,7 +11,7 @@ function writes into (`function.written`).
 Guarantees:
 - only active statements get derivative code; everything else runs exactly as written;
 - scalar operations get their partial derivatives inlined as arithmetic; other operations call
-  their rule (`runtime.rrule(np.sin, x)`) or a transformed callee (`runtime.call(g, x)`);
+  their rule (`sin_rrule(x)`) or a transformed callee (`dispatch.call(g, x)`);
 - every value the pullback reads is the value the forward had at that point: a name assigned
   more than once (or in a loop) is pushed on a stack named after it (`x_stack`) right after each
   assignment, and the pullback (which starts from a copy without the final value, its top) pops the
@@ -102,7 +102,7 @@ class ReverseGenerator:
         self.active, self.varying = analyses.active, analyses.varying
         self.scalar_names, self.inputs, self.user_names = analyses.scalar_names, analyses.inputs, analyses.user_names
         self.real_names = getattr(analyses, "real_names", {})
-        self.runtime, self.operator = namer.helper("runtime"), namer.helper("operator")
+        self.runtime, self.dispatch, self.operator = namer.helper("runtime"), namer.helper("dispatch"), namer.helper("operator")
         self.body = function.body[:-1]
         self.result = function.body[-1].value.id
         self.outputs = [self.result] + list(getattr(function, "written", {}).values())
@@ -340,14 +340,14 @@ class ReverseGenerator:
             self.push(pullback, depth, lines, line)
         elif self.calls_a_writing_closure(value) or self.calls_an_unknown_callee(value):
             arguments = "".join(", " + a for a in self.call_arguments(value))
-            lines.add(depth, f"{target} = {self.runtime}.call_for_effect({source(value.func)}{arguments})", line)
+            lines.add(depth, f"{target} = {self.dispatch}.call_for_effect({source(value.func)}{arguments})", line)
         else:
             lines.add(depth, f"{target} = {source(value)}", line)
         self.push(target, depth, lines, line)
 
     def calls_a_writing_closure(self, value):
         """A call of (or handing over) a local closure that may change a variable it captures in place: it goes
-        through `runtime.call_for_effect` (which refuses that) even when its value carries no derivative."""
+        through `dispatch.call_for_effect` (which refuses that) even when its value carries no derivative."""
         if not isinstance(value, gast.Call):
             return False
         handed = [value.func] + list(value.args) + [k.value for k in value.keywords]
@@ -355,7 +355,7 @@ class ReverseGenerator:
 
     def calls_an_unknown_callee(self, value):
         """A call of a function known only at run time (a captured variable, say) with differentiated arguments:
-        it may write into them, so it goes through `runtime.call_for_effect` even when its value carries no
+        it may write into them, so it goes through `dispatch.call_for_effect` even when its value carries no
         derivative."""
         if not isinstance(value, gast.Call) or not (loaded_names(value) & self.varying):
             return False
@@ -387,15 +387,15 @@ class ReverseGenerator:
             return f"{self.bind(name + '_rrule', site.rule.rrule)}({', '.join(arguments)})"
         if site.kind is Kind.METHOD:
             receiver_arguments = "".join(", " + a for a in arguments)
-            return f"{self.runtime}.call_method({source(value.func.value)}, {value.func.attr!r}{receiver_arguments})"
+            return f"{self.dispatch}.call_method({source(value.func.value)}, {value.func.attr!r}{receiver_arguments})"
         if site.kind is Kind.SPREAD:
             positional = [a.value if isinstance(a, gast.Starred) else a for a in value.args]
             spread = tuple(isinstance(a, gast.Starred) for a in value.args)
             keywords = ", ".join(f"{k.arg!r}: {source(k.value)}" for k in value.keywords if k.arg)
             extra = next((source(k.value) for k in value.keywords if k.arg is None), "None")
             listed = ", ".join(source(a) for a in positional) + ("," if len(positional) == 1 else "")
-            return f"{self.runtime}.call_spread({source(value.func)}, ({listed}), {spread}, {{{keywords}}}, {extra})"
-        return f"{self.runtime}.call({source(value.func)}{rest})"
+            return f"{self.dispatch}.call_spread({source(value.func)}, ({listed}), {spread}, {{{keywords}}}, {extra})"
+        return f"{self.dispatch}.call({source(value.func)}{rest})"
 
     def call_arguments(self, value):
         if isinstance(value, gast.BinOp):
@@ -408,10 +408,10 @@ class ReverseGenerator:
 
     def forward_expression(self, call, node):
         """A call made for its effect. One with differentiated arguments that may change them runs through
-        `runtime.call`, which refuses a callee that writes into its arguments."""
+        `dispatch.call`, which refuses a callee that writes into its arguments."""
         if self.calls_a_writing_closure(call):
             arguments = "".join(", " + a for a in self.call_arguments(call))
-            return f"{self.runtime}.call_for_effect({source(call.func)}{arguments})"
+            return f"{self.dispatch}.call_for_effect({source(call.func)}{arguments})"
         if not isinstance(call, gast.Call) or not (loaded_names(call) & self.varying):
             return source(call)
         site = self.site(call)
@@ -427,7 +427,7 @@ class ReverseGenerator:
                 "Keep the values in a local variable (a list or array) instead, and return them.")
         if site.kind in (Kind.CALL, Kind.SPREAD) and site.function is None:
             arguments = "".join(", " + a for a in self.call_arguments(call))
-            return f"{self.runtime}.call_for_effect({source(call.func)}{arguments})"
+            return f"{self.dispatch}.call_for_effect({source(call.func)}{arguments})"
         return source(call)
 
     def forward_if(self, node, depth, lines):

@@ -12,7 +12,7 @@ import textwrap
 
 import gast
 
-from ..errors import SourceUnavailableError, UnsupportedSyntaxError
+from ..errors import SourceUnavailableError, UnsupportedSyntaxError, display_name
 
 
 @dataclasses.dataclass
@@ -35,8 +35,6 @@ class Origin:
 
 
 def _unavailable(function, why):
-    from ..runtime import display_name
-
     name = display_name(function)
     return SourceUnavailableError(
         f"cannot read the source of {name}: {why}",
