@@ -15,11 +15,10 @@ else raises `UnsupportedSyntaxError` naming the function, file and line.
         v[0] = item
         return x
 """
-import copy
 
 import gast
 
-from .syntax import assign, at_line, name
+from .syntax import assign, at_line, copied, name
 
 UNSUPPORTED = {
     gast.Try: "a try statement", gast.With: "a with statement", gast.AsyncWith: "an async with statement",
@@ -113,7 +112,7 @@ INPLACE = {
 
 def _with_context(node, context):
     """A copy of a target expression whose outermost node has `context` (inner parts are loads)."""
-    node = copy.deepcopy(node)
+    node = copied(node)
     for child in gast.walk(node):
         if hasattr(child, "ctx"):
             child.ctx = gast.Load()

@@ -32,11 +32,10 @@ Guarantees, on the output of `lower_jumps`:
         add = sin + 1
         return add
 """
-import copy
 
 import gast
 
-from .syntax import assign, constant, loaded_names, name, renamed, stored_names
+from .syntax import assign, constant, copied, loaded_names, name, renamed, stored_names
 
 OPERATOR_NAMES = {
     gast.Add: "add", gast.Sub: "sub", gast.Mult: "mul", gast.Div: "div", gast.FloorDiv: "floordiv",
@@ -220,7 +219,7 @@ class Normalizer:
             decision = self.fresh("going")
             self.emit(assign(decision, self.operation(node.test), self.line))
             saved_line = self.line
-            again = self.block_of(lambda: self.emit(assign(decision, self.operation(copy.deepcopy(node.test)), saved_line)))
+            again = self.block_of(lambda: self.emit(assign(decision, self.operation(copied(node.test)), saved_line)))
             node.body = self.block(node.body) + again
             node.test = name(decision)
             self.line = saved_line
@@ -458,7 +457,7 @@ def _root(target):
 
 def _as_store(node):
     """`node` (a subscript or attribute read) as an assignment target."""
-    node = copy.deepcopy(node)
+    node = copied(node)
     node.ctx = gast.Store()
     return node
 

@@ -250,11 +250,11 @@ def build(function, scalar_inputs, real_inputs=(), inactive_inputs=frozenset()):
     generator = ReverseGenerator(node, built.origin, namer, resolution.classify, analyses, bind)
     name = node.name if node.name != "lambda" else "lambda_"
     lines = generator.generate(name)
-    used = {n for text, _ in lines.entries for n in _identifiers(text)}
+    used = {n for text, _ in lines for n in _identifiers(text)}
     bindings = {n: v for n, v in bindings.items() if n in used}
     entries = [(f"def sourcediff_derivative({', '.join(bindings)}):", built.origin.first_line)]
-    entries += [("    " + text if text else "", line) for text, line in lines.entries]
-    entries.append((f"    return {name}_forward, {name}_pullback", lines.entries[-1][1]))
+    entries += [("    " + text if text else "", line) for text, line in lines]
+    entries.append((f"    return {name}_forward, {name}_pullback", lines[-1][1]))
     module_text = "\n".join(text for text, _ in entries) + "\n"
     forward, pullback = _compile(module_text, [line for _, line in entries], built.origin, bindings, function)
     written_list = [(parameter, position) for position, parameter in enumerate(written, start=1)]

@@ -1,9 +1,12 @@
 """reverse: generate the forward function (primal plus saved state) and the pullback, as source.
 
-Input: a function after `effects`, with its analyses. Output: the text of two functions,
+Input: a function after `effects`, with its analyses. Output: two functions, printed as `(text, user
+line)` pairs (`codegen.render`),
 
     def f_forward(<the user's parameters>):   # runs the primal; returns (outputs, state)
     def f_pullback(state, result_bar, ...):    # one cotangent per output in, one per input out
+
+Their statements are built from the templates of `reverse_code`, written as Python (`codegen.Template`).
 
 The outputs are the returned value and, after it, the final values of the parameters the
 function writes into (`function.written`).
@@ -27,7 +30,6 @@ Guarantees:
   object reached through a global, raise `UnsupportedSyntaxError` naming the line.
 """
 import contextlib
-import copy
 import dataclasses
 import re
 
@@ -36,10 +38,12 @@ import numpy as np
 
 from ..errors import NoRuleError
 from ..rules.numpy_elementwise import SCALAR_TWINS
+from . import reverse_code as code
+from .codegen import Comment, Template, assigned, header, placed, render
 from .liveness import without_dead_zero_stores
 from .dataflow import captured_names, captured_writes, closure_captures, definitely_bound, live_after, simple_statements
 from .resolve import Kind
-from .syntax import index_value, loaded_names, name as name_node, renamed, source
+from .syntax import constant, copied, index_value, loaded_names, name as name_node, renamed, structure
 from .templates import free_names, is_number, module_value, number_value, substituted
 
 CALLING = (Kind.RULE, Kind.CALL, Kind.METHOD, Kind.SPREAD)
@@ -67,25 +71,11 @@ class Cotangents:
 
 @dataclasses.dataclass(frozen=True)
 class Entry:
-    """A cotangent term that adds itself into the current cotangent (`{current}` in its template)."""
+    """A cotangent term that adds itself into the current cotangent: `template` with the hole `current`
+    filled with it, and the others from `holes`."""
 
-    template: str
-
-
-class Lines:
-    """Generated lines, each with the line of the user's source it comes from."""
-
-    def __init__(self):
-        self.entries = []
-
-    def add(self, depth, text, line):
-        self.entries.extend(("    " * depth + part, line) for part in text.split("\n"))
-
-    def extend(self, other):
-        self.entries.extend(other.entries)
-
-    def __bool__(self):
-        return any(not text.strip().startswith("#") for text, _ in self.entries)
+    template: Template
+    holes: dict
 
 
 class ReverseGenerator:
@@ -143,14 +133,12 @@ class ReverseGenerator:
         return self.synthetic[key]
 
     def read(self, node):
-        """Text of an atom the pullback reads, recording the local names it needs from the forward."""
+        """An atom the pullback reads (a name, or a node), recording the local names it needs from the forward."""
         names = [node] if isinstance(node, str) else loaded_names(node)
         for identifier in names:
             if identifier in self.local_names and identifier not in self.reads:
                 self.reads[identifier] = None
-        if isinstance(node, str):
-            return node
-        return f"({source(node)})" if isinstance(node, gast.Tuple) else source(node)
+        return name_node(node) if isinstance(node, str) else node
 
     def holds_a_scalar(self, name):
         """Whether `name` always holds a real number (a Python or NumPy scalar), never an array."""
@@ -198,12 +186,12 @@ class ReverseGenerator:
             self.bar(active_name)
         self.branch_depth = 0
         taken = set(self.namer.taken)
-        self.emit(name)
+        self.emit()
         self.namer.taken = taken | set(self.synthetic.values())
         self.decide_saving()
         for tracked in sorted(self.tracked):
             self.stack(tracked)
-        return self.emit(name)
+        return self.assemble(name, *self.emit())
 
     def decide_saving(self):
         """Names the pullback reads that change, or may be unbound at the end, go on stacks."""
@@ -218,21 +206,25 @@ class ReverseGenerator:
             elif read_name not in bound_at_end and read_name not in self.inputs:
                 (self.initialised if read_name not in self.user_names else self.tracked).add(read_name)
 
-    def emit(self, name):
+    def emit(self):
+        """The forward's body, the pullback's, and the pullback's results."""
         self.reads, self.needs_init = {}, set()
-        forward = self.forward_block(self.body, 1)
+        forward = self.forward_block(self.body)
         seeds = frozenset(self.bar(n) for n in self.outputs)
         start = Cotangents(frozenset(self.bars.values()) - seeds, seeds)
-        reverse, end = self.reverse_block(self.body, 1, start)
+        reverse, end = self.reverse_block(self.body, start)
         results = []
         for input_name in self.inputs:
             bar = self.bar(input_name)
             if bar in end.zero:
-                results.append(f"{self.runtime}.ZERO")
+                results.append(self.zero_value())
             else:
                 self.use(bar, end)
-                results.append(bar)
-        return self.assemble(name, forward, reverse, results)
+                results.append(name_node(bar))
+        return forward, reverse, results
+
+    def zero_value(self):
+        return gast.Attribute(value=name_node(self.runtime), attr="ZERO", ctx=gast.Load())
 
     @contextlib.contextmanager
     def scratch(self):
@@ -287,46 +279,47 @@ class ReverseGenerator:
 
     # Forward
 
-    def forward_block(self, statements, depth):
-        lines, last_line = Lines(), None
+    def comment(self, line):
+        return Comment(line, self.origin.line_text(line) if self.origin else "")
+
+    def forward_block(self, statements):
+        lines, last_line = [], None
         for node in statements:
             line = getattr(node, "lineno", None)
             if line != last_line and line is not None:
-                lines.add(depth, f"# line {line}: {self.origin.line_text(line) if self.origin else ''}".rstrip(), line)
+                lines.append(self.comment(line))
                 last_line = line
             if not self.skipped(node):
-                self.forward_statement(node, depth, lines)
-        if not lines:
-            lines.add(depth, "pass", last_line)
-        return lines
+                self.forward_statement(node, lines)
+        return _or_pass(lines, last_line)
 
-    def push(self, name, depth, lines, line):
+    def push(self, name, lines, line):
         if name in self.tracked:
-            lines.add(depth, f"{self.stack(name)}.append({name})", line)
+            lines += code.push(line, stack=self.stack(name), value=name)
 
-    def forward_statement(self, node, depth, lines):
+    def forward_statement(self, node, lines):
         line = getattr(node, "lineno", None)
         if isinstance(node, gast.Assign):
             target = node.targets[0]
             if isinstance(target, gast.Name):
-                self.forward_assign(target.id, node.value, depth, lines, line)
+                self.forward_assign(target.id, node.value, lines, line)
             else:
                 self.check_foreign(node)
-                lines.add(depth, source(node), line)
+                lines.append(node)
         elif isinstance(node, gast.Expr):
-            lines.add(depth, self.forward_expression(node.value, node), line)
+            lines.append(placed(gast.Expr(value=self.forward_expression(node.value, node)), line))
         elif isinstance(node, gast.If):
-            self.forward_if(node, depth, lines)
+            self.forward_if(node, lines)
         elif isinstance(node, (gast.For, gast.While)):
-            self.forward_loop(node, depth, lines)
+            self.forward_loop(node, lines)
         elif isinstance(node, gast.FunctionDef):
             self.check_defaults(node, node)
-            lines.add(depth, source(node), line)
-            self.push(node.name, depth, lines, line)
+            lines.append(node)
+            self.push(node.name, lines, line)
         else:
-            lines.add(depth, source(node), line)
+            lines.append(node)
 
-    def forward_assign(self, target, value, depth, lines, line):
+    def forward_assign(self, target, value, lines, line):
         if isinstance(value, gast.Lambda):
             self.check_defaults(value, value)
         site = self.operation_site(value) if target in self.active else None
@@ -336,14 +329,13 @@ class ReverseGenerator:
                                            "or declare it with sd.non_differentiable.")
         if site is not None and site.kind in CALLING:
             pullback = self.synthetic_name(value, target + "_pullback")
-            lines.add(depth, f"{target}, {pullback} = {self.calling_text(value, site)}", line)
-            self.push(pullback, depth, lines, line)
+            lines += code.call_with_pullback(line, value=target, pullback=pullback, call=self.calling(value, site))
+            self.push(pullback, lines, line)
         elif self.calls_a_writing_closure(value) or self.calls_an_unknown_callee(value):
-            arguments = "".join(", " + a for a in self.call_arguments(value))
-            lines.add(depth, f"{target} = {self.dispatch}.call_for_effect({source(value.func)}{arguments})", line)
+            lines.append(assigned(target, self.called_for_effect(value), line))
         else:
-            lines.add(depth, f"{target} = {source(value)}", line)
-        self.push(target, depth, lines, line)
+            lines.append(assigned(target, value, line))
+        self.push(target, lines, line)
 
     def calls_a_writing_closure(self, value):
         """A call of (or handing over) a local closure that may change a variable it captures in place: it goes
@@ -376,44 +368,38 @@ class ReverseGenerator:
             self.sites[key] = _getitem_call(subscript, self.operator)
         return self.sites[key]
 
-    def calling_text(self, value, site):
+    def calling(self, value, site):
         """The forward call that returns a value and its pullback."""
         if isinstance(value, gast.Subscript):
             value = self.getitem_call(value)
-        arguments = self.call_arguments(value)
-        rest = "".join(", " + a for a in arguments)
+        arguments, keywords = _call_parts(value)
         if site.kind is Kind.RULE:  # the rule found at build time (a guard of the build), called directly
-            name = re.sub(r"\W", "_", getattr(site.function, "__name__", "") or "primitive")
-            return f"{self.bind(name + '_rrule', site.rule.rrule)}({', '.join(arguments)})"
+            rule = re.sub(r"\W", "_", getattr(site.function, "__name__", "") or "primitive")
+            return gast.Call(func=name_node(self.bind(rule + "_rrule", site.rule.rrule)), args=arguments, keywords=keywords)
         if site.kind is Kind.METHOD:
-            receiver_arguments = "".join(", " + a for a in arguments)
-            return f"{self.dispatch}.call_method({source(value.func.value)}, {value.func.attr!r}{receiver_arguments})"
+            return code.method_call.expression(dispatch=self.dispatch, receiver=value.func.value, method=constant(value.func.attr),
+                                          arguments=arguments, keywords=keywords)
         if site.kind is Kind.SPREAD:
             positional = [a.value if isinstance(a, gast.Starred) else a for a in value.args]
-            spread = tuple(isinstance(a, gast.Starred) for a in value.args)
-            keywords = ", ".join(f"{k.arg!r}: {source(k.value)}" for k in value.keywords if k.arg)
-            extra = next((source(k.value) for k in value.keywords if k.arg is None), "None")
-            listed = ", ".join(source(a) for a in positional) + ("," if len(positional) == 1 else "")
-            return f"{self.dispatch}.call_spread({source(value.func)}, ({listed}), {spread}, {{{keywords}}}, {extra})"
-        return f"{self.dispatch}.call({source(value.func)}{rest})"
+            named = [k for k in value.keywords if k.arg]
+            extra = next((k.value for k in value.keywords if k.arg is None), constant(None))
+            return code.spread_call.expression(
+                dispatch=self.dispatch, function=value.func, arguments=gast.Tuple(elts=positional, ctx=gast.Load()),
+                spread=constant(tuple(isinstance(a, gast.Starred) for a in value.args)),
+                keywords=gast.Dict(keys=[constant(k.arg) for k in named], values=[k.value for k in named]), extra=extra)
+        return code.dispatched_call.expression(dispatch=self.dispatch, function=value.func, arguments=arguments, keywords=keywords)
 
-    def call_arguments(self, value):
-        if isinstance(value, gast.BinOp):
-            return [source(value.left), source(value.right)]
-        if isinstance(value, gast.UnaryOp):
-            return [source(value.operand)]
-        parts = [f"({source(a)})" if isinstance(a, gast.Tuple) else source(a) for a in value.args]
-        parts += [f"{k.arg}={source(k.value)}" if k.arg else f"**{source(k.value)}" for k in value.keywords]
-        return parts
+    def called_for_effect(self, call):
+        arguments, keywords = _call_parts(call)
+        return code.call_for_effect.expression(dispatch=self.dispatch, function=call.func, arguments=arguments, keywords=keywords)
 
     def forward_expression(self, call, node):
         """A call made for its effect. One with differentiated arguments that may change them runs through
         `dispatch.call`, which refuses a callee that writes into its arguments."""
         if self.calls_a_writing_closure(call):
-            arguments = "".join(", " + a for a in self.call_arguments(call))
-            return f"{self.dispatch}.call_for_effect({source(call.func)}{arguments})"
+            return self.called_for_effect(call)
         if not isinstance(call, gast.Call) or not (loaded_names(call) & self.varying):
-            return source(call)
+            return call
         site = self.site(call)
         if site.kind is Kind.NO_RULE:
             raise self.origin.error(
@@ -426,43 +412,39 @@ class ReverseGenerator:
                 node, "a differentiated value handed to a method of an object that may be reached through a global",
                 "Keep the values in a local variable (a list or array) instead, and return them.")
         if site.kind in (Kind.CALL, Kind.SPREAD) and site.function is None:
-            arguments = "".join(", " + a for a in self.call_arguments(call))
-            return f"{self.dispatch}.call_for_effect({source(call.func)}{arguments})"
-        return source(call)
+            return self.called_for_effect(call)
+        return call
 
-    def forward_if(self, node, depth, lines):
-        line = node.lineno
+    def forward_if(self, node, lines):
+        line, test = node.lineno, node.test
         if self.relevant(node):
             condition = self.synthetic_name(node, "cond", numbered=True)
-            lines.add(depth, f"{condition} = {source(node.test)}", line)
-            self.push(condition, depth, lines, line)
-            lines.add(depth, f"if {condition}:", line)
-        else:
-            lines.add(depth, f"if {source(node.test)}:", line)
+            lines.append(assigned(condition, node.test, line))
+            self.push(condition, lines, line)
+            test = name_node(condition)
         self.branch_depth += 1
-        lines.extend(self.forward_block(node.body, depth + 1))
-        if node.orelse:
-            lines.add(depth, "else:", line)
-            lines.extend(self.forward_block(node.orelse, depth + 1))
+        body = self.forward_block(node.body)
+        orelse = self.forward_block(node.orelse) if node.orelse else []
         self.branch_depth -= 1
+        lines.append(placed(gast.If(test=test, body=body, orelse=orelse), line))
 
-    def forward_loop(self, node, depth, lines):
+    def forward_loop(self, node, lines):
         line = node.lineno
         relevant = self.relevant(node)
-        header = f"for {source(node.target)} in {source(node.iter)}:" if isinstance(node, gast.For) else f"while {source(node.test)}:"
         if relevant:
             counter = self.synthetic_name(node, "loop_count", numbered=True)
-            lines.add(depth, f"{counter} = 0", line)
-        lines.add(depth, header, line)
+            lines += code.start_count(line, counter=counter)
         self.loop_depth += 1
-        if relevant:
-            lines.add(depth + 1, f"{counter} += 1", line)
+        body = code.count(line, counter=counter) if relevant else []
         if isinstance(node, gast.For):
-            self.push(node.target.id, depth + 1, lines, line)
-        lines.extend(self.forward_block(node.body, depth + 1))
+            self.push(node.target.id, body, line)
+        body += self.forward_block(node.body)
         self.loop_depth -= 1
+        loop = gast.For(target=node.target, iter=node.iter, body=body, orelse=[], type_comment=None) \
+            if isinstance(node, gast.For) else gast.While(test=node.test, body=body, orelse=[])
+        lines.append(placed(loop, line))
         if relevant:
-            self.push(counter, depth, lines, line)
+            self.push(counter, lines, line)
 
     def relevant(self, node):
         """Whether `node` needs code in the pullback (derivatives, or values to restore)."""
@@ -480,17 +462,17 @@ class ReverseGenerator:
 
     # Pullback
 
-    def reverse_block(self, statements, depth, state):
-        lines, last_line = Lines(), None
+    def reverse_block(self, statements, state):
+        lines, last_line = [], None
         for node in reversed(statements):
             if not self.relevant(node):
                 continue
             line = getattr(node, "lineno", None)
-            block = Lines()
-            state = self.reverse_statement(node, depth, block, state)
-            if block.entries:
+            block = []
+            state = self.reverse_statement(node, block, state)
+            if block:
                 if line is not None and line != last_line:
-                    lines.add(depth, f"# line {line}: {self.origin.line_text(line) if self.origin else ''}".rstrip(), line)
+                    lines.append(self.comment(line))
                     last_line = line
                 lines.extend(block)
         return lines, state
@@ -500,31 +482,30 @@ class ReverseGenerator:
         if bar not in state.bound:
             self.needs_init.add(bar)
 
-    def add(self, name, term, depth, lines, line, state):
+    def add(self, name, term, lines, line, state):
         """Accumulate `term` into the cotangent of `name` (an `Entry` adds itself, given the current cotangent)."""
         bar = self.bar(name)
         if isinstance(term, Entry):
             if bar not in state.zero:
                 self.use(bar, state)
-            current = f"{self.runtime}.ZERO" if bar in state.zero else bar
-            lines.add(depth, f"{bar} = {term.template.format(current=current)}", line)
+            current = self.zero_value() if bar in state.zero else name_node(bar)
+            lines.append(assigned(bar, term.template.expression(current=current, **term.holes), line))
         elif bar in state.zero:
-            lines.add(depth, f"{bar} = {term}", line)
+            lines.append(assigned(bar, term, line))
+        elif self.holds_a_scalar(name):
+            self.use(bar, state)
+            lines += code.add_to(line, bar=bar, term=term)
         else:
             self.use(bar, state)
-            if self.holds_a_scalar(name):
-                lines.add(depth, f"{bar} = {bar} + {term}", line)
-            else:
-                lines.add(depth, f"{bar} = {self.runtime}.accumulate_into({bar}, {term})", line)
+            lines += code.accumulate_into(line, runtime=self.runtime, bar=bar, term=term)
         return state.assigned(bar)
 
-    def restore(self, name, depth, lines, line):
+    def restore(self, name, lines, line):
         """Undo an assignment to a saved name: it holds its previous value from here on."""
         if name in self.tracked:
-            stack = self.read(self.stack(name))
-            lines.add(depth, f"{name} = {stack}.pop() if {stack} else None", line)
+            lines += code.pop(line, value=name, stack=self.read(self.stack(name)))
 
-    def clear(self, name, depth, lines, line, state):
+    def clear(self, name, lines, line, state):
         """The cotangent of `name` before its assignment starts at zero."""
         bar = self.bar(name)
         if bar in state.zero:
@@ -532,101 +513,94 @@ class ReverseGenerator:
         count, in_loop = self.assignments.get(name, (0, False))
         written = in_loop or count > 1 or name in self.inputs
         if written:
-            lines.add(depth, f"{bar} = {self.runtime}.ZERO", line)
+            lines += code.zero(line, runtime=self.runtime, bar=bar)
         return state.cleared(bar, written)
 
-    def reverse_statement(self, node, depth, lines, state):
+    def reverse_statement(self, node, lines, state):
         line = node.lineno
         if isinstance(node, gast.Assign):
             target = node.targets[0]
             if isinstance(target, gast.Name):
-                return self.reverse_assign(target.id, node.value, depth, lines, line, state)
-            return self.reverse_store(target, node.value, depth, lines, line, state)
+                return self.reverse_assign(target.id, node.value, lines, line, state)
+            return self.reverse_store(target, node.value, lines, line, state)
         if isinstance(node, gast.FunctionDef):
-            state = self.reverse_definition(node.name, node, depth, lines, line, state)
-            self.restore(node.name, depth, lines, line)
+            state = self.reverse_definition(node.name, node, lines, line, state)
+            self.restore(node.name, lines, line)
             return state
         if isinstance(node, gast.If):
-            return self.reverse_if(node, depth, lines, state)
-        return self.reverse_loop(node, depth, lines, state)
+            return self.reverse_if(node, lines, state)
+        return self.reverse_loop(node, lines, state)
 
-    def reverse_if(self, node, depth, lines, state):
+    def reverse_if(self, node, lines, state):
         condition = self.synthetic_name(node, "cond", numbered=True)
-        body, state_body = self.reverse_block(node.body, depth + 1, state)
-        orelse, state_else = self.reverse_block(node.orelse, depth + 1, state)
-        if body or orelse:
-            lines.add(depth, f"if {self.read(condition)}:", node.lineno)
-            if body:
-                lines.extend(body)
-            else:
-                lines.add(depth + 1, "pass", node.lineno)
-            if orelse:
-                lines.add(depth, "else:", node.lineno)
-                lines.extend(orelse)
-        self.restore(condition, depth, lines, node.lineno)
+        body, state_body = self.reverse_block(node.body, state)
+        orelse, state_else = self.reverse_block(node.orelse, state)
+        if _has_code(body) or _has_code(orelse):
+            lines.append(placed(gast.If(test=self.read(name_node(condition)), body=_or_pass(body, node.lineno),
+                                         orelse=orelse), node.lineno))
+        self.restore(condition, lines, node.lineno)
         return state_body.join(state_else)
 
-    def reverse_loop(self, node, depth, lines, state):
+    def reverse_loop(self, node, lines, state):
         counter = self.synthetic_name(node, "loop_count", numbered=True)
         head = state
         while True:
             with self.scratch():
-                _, end = self.reverse_body(node, depth, head)
+                _, end = self.reverse_body(node, head)
             joined = head.join(end)
             if joined == head:
                 break
             head = joined
-        body, _ = self.reverse_body(node, depth, head)
-        lines.add(depth, f"for _ in range({self.read(counter)}):", node.lineno)
-        lines.extend(body)
-        self.restore(counter, depth, lines, node.lineno)
+        body, _ = self.reverse_body(node, head)
+        (loop,) = code.repeat(node.lineno, counter=self.read(name_node(counter)))
+        loop.body = body
+        lines.append(loop)
+        self.restore(counter, lines, node.lineno)
         return head
 
-    def reverse_body(self, node, depth, state):
+    def reverse_body(self, node, state):
         self.loop_depth += 1
-        body, state = self.reverse_block(node.body, depth + 1, state)
+        body, state = self.reverse_block(node.body, state)
         if isinstance(node, gast.For):
-            self.restore(node.target.id, depth + 1, body, node.lineno)
-        if not body.entries:
-            body.add(depth + 1, "pass", node.lineno)
+            self.restore(node.target.id, body, node.lineno)
         self.loop_depth -= 1
-        return body, state
+        return _or_pass(body, node.lineno), state
 
-    def reverse_assign(self, target, value, depth, lines, line, state):
+    def reverse_assign(self, target, value, lines, line, state):
         bar = self.bar(target) if target in self.active else None
         same = isinstance(value, gast.Name) and value.id == target
         if bar is None or bar in state.zero or same or self.helper_call(value, COPIES):
-            self.restore(target, depth, lines, line)
+            self.restore(target, lines, line)
             return state
         self.use(bar, state)
         site = self.operation_site(value)
         if site is not None and site.kind in CALLING:
-            state = self.reverse_pullback(target, value, site, depth, lines, line, state)
+            state = self.reverse_pullback(target, value, site, lines, line, state)
         else:
             for name, term in self.terms(target, value, site):
-                state = self.add(name, term, depth, lines, line, state)
-            state = self.clear(target, depth, lines, line, state)
-        self.restore(target, depth, lines, line)
+                state = self.add(name, term, lines, line, state)
+            state = self.clear(target, lines, line, state)
+        self.restore(target, lines, line)
         return state
 
     def terms(self, target, value, site):
-        """`(name, term)` pairs: `term` is added to the cotangent of `name` (None: a statement to emit)."""
+        """`(name, term)` pairs: `term` (an expression, or an `Entry`) is added to the cotangent of `name`."""
         bar = self.bar(target)
         if isinstance(value, gast.Name):
-            return [(value.id, bar)] if self.is_active(value) and value.id != target else []
+            return [(value.id, name_node(bar))] if self.is_active(value) and value.id != target else []
         if site is not None and site.kind is Kind.INLINE:
             return self.inline_terms(target, value, site)
         if isinstance(value, gast.Subscript) and self.is_active(value.value):
             container = value.value.id
-            index = self.read(index_value(value.slice))
-            return [(container, Entry(f"{self.runtime}.add_at_index({{current}}, {self.read(container)}, {index}, {bar})"))]
+            holes = dict(runtime=self.runtime, container=self.read(container), index=self.read(index_value(value.slice)), bar=bar)
+            return [(container, Entry(code.add_at_index, holes))]
         if isinstance(value, gast.Attribute) and self.is_active(value.value):
-            return [(value.value.id, f"{self.runtime}.attribute_cotangent({self.read(value.value)}, {value.attr!r}, {bar})")]
+            return [(value.value.id, code.attribute_cotangent.expression(runtime=self.runtime, primal=self.read(value.value),
+                                                                    attribute=constant(value.attr), bar=bar))]
         if isinstance(value, (gast.Tuple, gast.List)):
-            return [(e.id, f"{self.runtime}.component({bar}, {p})") for p, e in enumerate(value.elts) if self.is_active(e)]
+            return [(e.id, self.component(bar, constant(p))) for p, e in enumerate(value.elts) if self.is_active(e)]
         if isinstance(value, gast.Dict):
-            return [(e.id, f"{self.runtime}.component({bar}, {self.read(k)})") for k, e in zip(value.keys, value.values)
-                    if self.is_active(e)]
+            return [(e.id, self.component(bar, self.read(k))) for k, e in zip(value.keys, value.values) if self.is_active(e)]
         if isinstance(value, gast.Lambda):
             return self.closure_terms(bar, captured_names(value))
         return []
@@ -636,12 +610,16 @@ class ReverseGenerator:
         local closure's field, to the variables it captures in turn)."""
         terms = []
         for name in sorted(captured):
-            field = f"{self.runtime}.component({bar}, {name!r})"
+            field = self.component(bar, constant(name))
             if name in self.closures and name not in seen:
                 terms += self.closure_terms(field, self.captures[name], seen + (name,))
             elif name in self.active:
                 terms.append((name, field))
         return terms
+
+    def component(self, bar, key):
+        """The cotangent of entry `key` of a container (or field of a closure) whose cotangent is `bar`."""
+        return code.component.expression(runtime=self.runtime, bar=bar, key=key)
 
     def reached(self, closure, seen=()):
         """The variables a local closure reads, directly or through the local closures it captures."""
@@ -653,14 +631,14 @@ class ReverseGenerator:
                 found.add(name)
         return found
 
-    def reverse_definition(self, name, node, depth, lines, line, state):
+    def reverse_definition(self, name, node, lines, line, state):
         bar = self.bar(name) if name in self.active else None
         if bar is None or bar in state.zero:
             return state
         self.use(bar, state)
         for captured, term in self.closure_terms(bar, captured_names(node)):
-            state = self.add(captured, term, depth, lines, line, state)
-        return self.clear(name, depth, lines, line, state)
+            state = self.add(captured, term, lines, line, state)
+        return self.clear(name, lines, line, state)
 
     def inline_terms(self, target, value, site):
         bar = self.bar(target)
@@ -669,7 +647,7 @@ class ReverseGenerator:
         if site.pullback is not None:  # a specialised rule's cotangent expressions, pasted in
             names, expressions, module_globals = site.pullback
             atoms = {**dict(zip(names, arguments)), **dict(site.keywords), names[-2]: target}
-            return [(argument.id, source(self.reuse(self.paste(expression, names, atoms, bar, module_globals))))
+            return [(argument.id, self.reuse(self.paste(expression, names, atoms, bar, module_globals)))
                     for argument, expression in zip(arguments, expressions) if self.is_active(argument)]
         # operands of another shape than the result (broadcast arrays) get their cotangents summed back: all but
         # an array whose only fellow operands are scalars (the result has its shape)
@@ -680,8 +658,8 @@ class ReverseGenerator:
                 partial = self.on_scalars(self.reuse(self.instantiate(template, parameters, arguments, target, module_globals)))
                 term = _scaled(bar, partial)
                 if arrays and len(arguments) > 1 and arrays != [argument]:
-                    term = _unbroadcast(term, name_node(self.read(argument)), self.runtime)
-                terms.append((argument.id, source(term)))
+                    term = _unbroadcast(term, self.read(argument), self.runtime)
+                terms.append((argument.id, term))
         return terms
 
     def reuse(self, expression):
@@ -696,10 +674,10 @@ class ReverseGenerator:
                 if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) and \
                         isinstance(node.value, (gast.Call, gast.BinOp, gast.UnaryOp)) and single(node.targets[0].id) and \
                         node.targets[0].id in self.local_names and all(single(n) for n in loaded_names(node.value)):
-                    self.computed.setdefault(source(node.value), node.targets[0].id)
+                    self.computed.setdefault(structure(node.value), node.targets[0].id)
         if not self.computed:
             return expression
-        return _Reuse(self).visit(copy.deepcopy(expression))
+        return _Reuse(self).visit(copied(expression))
 
     def on_scalars(self, expression):
         """`expression` with each NumPy function applied to a real scalar (`np.cos(x)`) replaced by its `math`
@@ -711,21 +689,21 @@ class ReverseGenerator:
         the output; the last name is the output's cotangent, `bar`) and its free names bound to the rule module's
         objects."""
         used = {n.id for n in gast.walk(expression) if isinstance(n, gast.Name)}
-        replacements = {n: self.read(atoms[n]) for n in names[:-1] if n in used}
+        read = {n: self.read(atoms[n]) for n in names[:-1] if n in used}
         renames = {free: self.bind(free, module_value(module_globals, free)) for free in free_names(expression, names)}
-        return renamed(expression, {**replacements, names[-1]: bar, **renames})
+        return _read_into(expression, read, {names[-1]: bar, **renames})
 
     def instantiate(self, template, parameters, arguments, output, module_globals):
         """A partial's template at the call site: constant arguments folded in, the others' names read."""
         template = substituted(template, {p: a for p, a in zip(parameters, arguments) if is_number(a)})
         used = {n.id for n in gast.walk(template) if isinstance(n, gast.Name)}
-        replacements = {p: self.read(a) for p, a in zip(parameters, arguments) if p in used}
+        read = {p: self.read(a) for p, a in zip(parameters, arguments) if p in used}
         if len(parameters) > len(arguments) and parameters[len(arguments)] in used:
-            replacements[parameters[len(arguments)]] = self.read(output)
+            read[parameters[len(arguments)]] = self.read(output)
         renames = {free: self.bind(free, module_value(module_globals, free)) for free in free_names(template, parameters)}
-        return renamed(template, {**replacements, **renames})
+        return _read_into(template, read, renames)
 
-    def reverse_pullback(self, target, value, site, depth, lines, line, state):
+    def reverse_pullback(self, target, value, site, lines, line, state):
         """`_, a_bar, b_bar = t_pullback(t_bar)`: each active operand gets its part, the target's own last."""
         bar = self.bar(target)
         pullback = self.read(self.synthetic_name(value, target + "_pullback"))
@@ -747,7 +725,7 @@ class ReverseGenerator:
             elif isinstance(slot, gast.Tuple) and any(self.is_active(e) for e in slot.elts):
                 part = self.namer.fresh("index_bar")  # an index tuple written out: its entries get their parts
                 names.append(part)
-                pending.extend((e.id, f"{self.runtime}.component({part}, {k})") for k, e in enumerate(slot.elts)
+                pending.extend((e.id, self.component(part, constant(k))) for k, e in enumerate(slot.elts)
                                if self.is_active(e))
             elif not self.is_active(slot):
                 names.append("_")
@@ -757,18 +735,18 @@ class ReverseGenerator:
             else:
                 part = self.namer.fresh(slot.id + "_bar")
                 names.append(part)
-                pending.append((slot.id, part))
+                pending.append((slot.id, name_node(part)))
         if all(n == "_" for n in names):
-            self.restore(self.synthetic_name(value, target + "_pullback"), depth, lines, line)
-            return self.clear(target, depth, lines, line, state)
-        unpack = ", ".join(names) + ("," if len(names) == 1 else "")
-        lines.add(depth, f"{unpack} = {pullback}({bar})", line)
+            self.restore(self.synthetic_name(value, target + "_pullback"), lines, line)
+            return self.clear(target, lines, line, state)
+        lines += code.pulled_back(line, parts=gast.Tuple(elts=[name_node(n) for n in names], ctx=gast.Store()),
+                             pullback=pullback, bar=bar)
         for name in direct:
             state = state.assigned(self.bar(name))
-        state = self.clear(target, depth, lines, line, state)
+        state = self.clear(target, lines, line, state)
         for name, part in pending:
-            state = self.add(name, part, depth, lines, line, state)
-        self.restore(self.synthetic_name(value, target + "_pullback"), depth, lines, line)
+            state = self.add(name, part, lines, line, state)
+        self.restore(self.synthetic_name(value, target + "_pullback"), lines, line)
         return state
 
     def slots(self, value, site):
@@ -790,61 +768,56 @@ class ReverseGenerator:
             slots += [k.value for k in value.keywords]
         return slots
 
-    def reverse_store(self, target, value, depth, lines, line, state):
+    def reverse_store(self, target, value, lines, line, state):
         """`n[i] = v`: v gets the cotangent of entry i, which is then zero in the cotangent of n (before)."""
         container = target.value.id
         bar = self.bar(container) if container in self.active else None
         if bar is None or bar in state.zero:
             return state
         self.use(bar, state)
-        key = self.read(index_value(target.slice)) if isinstance(target, gast.Subscript) else repr(target.attr)
+        key = self.read(index_value(target.slice)) if isinstance(target, gast.Subscript) else constant(target.attr)
         part = None
         if self.is_active(value):
             part = self.namer.fresh(value.id + "_bar")
-            entry = f"{self.runtime}.component({bar}, {key})"
-            if isinstance(target, gast.Subscript):
-                entry = f"{self.runtime}.stored_cotangent({self.read(container)}, {self.read(value)}, {bar}, {key})"
-            lines.add(depth, f"{part} = {entry}", line)
-        lines.add(depth, f"{bar} = {self.runtime}.zero_at_index({bar}, {key})", line)
+            entry = code.stored_cotangent.expression(runtime=self.runtime, container=self.read(container), value=self.read(value),
+                                                bar=bar, key=key) if isinstance(target, gast.Subscript) else self.component(bar, key)
+            lines.append(assigned(part, entry, line))
+        lines += code.zero_at_index(line, runtime=self.runtime, bar=bar, key=key)
         state = state.assigned(bar)
         if part is not None:
-            state = self.add(value.id, part, depth, lines, line, state)
+            state = self.add(value.id, name_node(part), lines, line, state)
         return state
 
     # Assembly
 
     def assemble(self, name, forward, reverse, results):
-        parameters = _parameter_text(self.function, [n for n in self.inputs if n not in _parameter_names(self.function)])
+        """The two functions as `(text, user line)` pairs, the forward's body `forward` and the pullback's `reverse`."""
+        free = [n for n in self.inputs if n not in _parameter_names(self.function)]
         stacks = [self.stacks[n] for n in sorted(self.tracked) if n in self.stacks]
         state = [n for n in self.reads if n not in self.tracked and n not in self.stacks.values()] + stacks
-        state_tuple = ", ".join(state) + ("," if len(state) == 1 else "")
         first, last = self.function.lineno, self.function.body[-1].lineno
-        text = Lines()
-        text.add(0, f"def {name}_forward({parameters}):", first)
+        opening = []
         initialised = sorted(n for n in self.initialised if n in self.reads)
         if initialised:
-            text.add(1, " = ".join(initialised) + " = None", first)
+            opening.append(placed(gast.Assign(targets=[name_node(n, store=True) for n in initialised], value=constant(None),
+                                               type_comment=None), first))
         for tracked in sorted(self.tracked):
             if tracked in self.stacks:
-                text.add(1, f"{self.stacks[tracked]} = [{tracked if tracked in self.inputs else ''}]", first)
-        text.extend(forward)
-        outputs = "(" + ", ".join(self.outputs) + ")" if len(self.outputs) > 1 else self.result
-        text.add(1, f"return {outputs}, ({state_tuple})", last)
-        text.add(0, "", last)
-        text.add(0, "", last)
-        text.add(0, f"def {name}_pullback(state, {', '.join(self.bar(n) for n in self.outputs)}):", last)
-        start = len(text.entries)
-        if state:
-            text.add(1, f"{state_tuple} = state", last)
+                saved = [name_node(tracked)] if tracked in self.inputs else []
+                opening.append(assigned(self.stacks[tracked], gast.List(elts=saved, ctx=gast.Load()), first))
+        outputs = _tuple(self.outputs) if len(self.outputs) > 1 else name_node(self.result)
+        forward = opening + forward + code.returned(last, value=gast.Tuple(elts=[outputs, _tuple(state)], ctx=gast.Load()))
+        pullback = code.unpack_state(last, names=_tuple(state)) if state else []
         for tracked in sorted(self.tracked):
             if tracked in self.stacks:
-                text.add(1, f"{self.stacks[tracked]}, {tracked} = {self.runtime}.restored({self.stacks[tracked]})", last)
+                pullback += code.restored(last, runtime=self.runtime, stack=self.stacks[tracked], value=tracked)
         for bar in sorted(self.needs_init - {self.bar(n) for n in self.outputs}):
-            text.add(1, f"{bar} = {self.runtime}.ZERO", last)
-        text.extend(reverse)
-        text.add(1, f"return ({', '.join(results)}{',' if len(results) == 1 else ''})", last)
-        text.entries[start:] = without_dead_zero_stores(text.entries[start:], self.runtime)
-        return text
+            pullback += code.zero(last, runtime=self.runtime, bar=bar)
+        pullback += reverse + code.returned(last, value=gast.Tuple(elts=results, ctx=gast.Load()))
+        pullback = without_dead_zero_stores(pullback, self.runtime)
+        cotangents = ["state"] + [self.bar(n) for n in self.outputs]
+        return [(_definition(name + "_forward", self.function.args, free), first)] + render(forward, 1) + \
+            [("", last), ("", last), (_definition(name + "_pullback", _arguments(cotangents), []), last)] + render(pullback, 1)
 
 
 def _getitem_call(subscript, operator_name):
@@ -863,7 +836,7 @@ class _Reuse(gast.NodeTransformer):
 
     def generic_visit(self, node):
         if isinstance(node, (gast.Call, gast.BinOp, gast.UnaryOp)):  # the kinds of value `computed` holds
-            found = self.generator.computed.get(source(node))
+            found = self.generator.computed.get(structure(node))
             if found is not None:
                 self.generator.read(found)
                 return gast.Name(id=found, ctx=gast.Load(), annotation=None, type_comment=None)
@@ -887,6 +860,32 @@ class _Twins(gast.NodeTransformer):
                 node.func = gast.Name(id=generator.bind(twin.__name__, twin), ctx=gast.Load(), annotation=None,
                                       type_comment=None)
         return node
+
+
+def _read_into(expression, read, renames):
+    """`expression` with parameter names replaced by what is read for them (names, or other atoms such as
+    constants, folded in) and the names in `renames` renamed."""
+    constants = {n: v for n, v in read.items() if not isinstance(v, gast.Name)}
+    names = {n: v.id for n, v in read.items() if isinstance(v, gast.Name)}
+    return renamed(substituted(expression, constants), {**names, **renames})
+
+
+def _call_parts(value):
+    """The positional arguments and the keywords an operation passes (an operator's operands)."""
+    if isinstance(value, gast.BinOp):
+        return [value.left, value.right], []
+    if isinstance(value, gast.UnaryOp):
+        return [value.operand], []
+    return list(value.args), list(value.keywords)
+
+
+def _has_code(statements):
+    return any(not isinstance(node, Comment) for node in statements)
+
+
+def _or_pass(statements, line):
+    """`statements`, or `pass` where they hold no code."""
+    return statements if _has_code(statements) else statements + [placed(gast.Pass(), line)]
 
 
 def _scaled(bar, partial):
@@ -1031,17 +1030,27 @@ def _parameter_names(function):
     return names + [a.id for a in (arguments.vararg, arguments.kwarg) if a is not None]
 
 
-def _parameter_text(function, free):
-    """The forward function's parameters: captured variables first, then the user's own (no defaults:
-    the caller binds them when it calls)."""
-    arguments = function.args
-    parts = list(free) + [p.id for p in arguments.posonlyargs] + (["/"] if arguments.posonlyargs else [])
-    parts += [p.id for p in arguments.args]
-    if arguments.vararg:
-        parts.append("*" + arguments.vararg.id)
-    elif arguments.kwonlyargs:
-        parts.append("*")
-    parts += [p.id for p in arguments.kwonlyargs]
-    if arguments.kwarg:
-        parts.append("**" + arguments.kwarg.id)
-    return ", ".join(parts)
+def _tuple(names):
+    return gast.Tuple(elts=[name_node(n) for n in names], ctx=gast.Load())
+
+
+def _arguments(names, posonly=(), vararg=None, kwonly=(), kwarg=None):
+    def parameter(identifier):
+        return gast.Name(id=identifier, ctx=gast.Param(), annotation=None, type_comment=None)
+
+    return gast.arguments(posonlyargs=[parameter(n) for n in posonly], args=[parameter(n) for n in names],
+                          vararg=vararg and parameter(vararg), kwonlyargs=[parameter(n) for n in kwonly],
+                          kw_defaults=[None] * len(kwonly), kwarg=kwarg and parameter(kwarg), defaults=[])
+
+
+def _definition(name, arguments, free):
+    """The `def` line of a generated function with the parameters of `arguments` (no defaults: the caller binds
+    them when it calls), after the captured variables `free`."""
+    posonly = [p.id for p in arguments.posonlyargs]
+    names = [p.id for p in arguments.args]
+    parameters = _arguments(names if posonly else free + names, free + posonly if posonly else (),
+                            arguments.vararg and arguments.vararg.id, [p.id for p in arguments.kwonlyargs],
+                            arguments.kwarg and arguments.kwarg.id)
+    definition = gast.parse("def f():\n    pass").body[0]
+    definition.name, definition.args = name, parameters
+    return header(definition)

@@ -1,6 +1,5 @@
 """Small helpers for building and inspecting gast nodes, shared by the passes."""
 import ast
-import copy
 
 import gast
 
@@ -43,12 +42,25 @@ def expression(template, line=None, **names):
     return at_line(node, line) if line else node
 
 
+def copied(node):
+    """A copy of a gast tree (several times faster than `copy.deepcopy`, which it equals)."""
+    if isinstance(node, list):
+        return [copied(item) for item in node]
+    if not isinstance(node, gast.AST):
+        return node
+    kind = type(node)
+    result = kind.__new__(kind)
+    result.__dict__.update((field, copied(value) if isinstance(value, (gast.AST, list)) else value)
+                           for field, value in node.__dict__.items())
+    return result
+
+
 def renamed(node, renames):
     """A copy of `node` with the identifiers in `renames` replaced, except inside a lambda or def whose
     parameters shadow them."""
     if not renames:
         return node
-    node = copy.deepcopy(node)
+    node = copied(node)
 
     def visit(current, active):
         if isinstance(current, (gast.Lambda, gast.FunctionDef)):
@@ -136,6 +148,17 @@ class Namer:
             number += 1
         self.taken.add(f"{base}_{number}")
         return f"{base}_{number}"
+
+
+def structure(node):
+    """A hashable key equal for two nodes exactly when they print as the same code (positions and
+    contexts aside; constants compared with their types, so `1` is not `1.0`)."""
+    if isinstance(node, gast.AST):
+        return (type(node).__name__,) + tuple(structure(getattr(node, f, None)) for f in node._fields
+                                              if f not in ("ctx", "type_comment", "annotation", "kind"))
+    if isinstance(node, list):
+        return tuple(structure(item) for item in node)
+    return type(node), node
 
 
 def source(node):

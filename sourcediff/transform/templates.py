@@ -7,7 +7,6 @@ generated module can bind them to the objects the rule module meant.
 """
 import ast
 import builtins
-import copy
 import functools
 import inspect
 import math
@@ -17,6 +16,7 @@ import textwrap
 import gast
 
 from ..rules.registry import NOT_STATIC
+from .syntax import copied
 
 
 @functools.lru_cache(maxsize=None)
@@ -101,7 +101,7 @@ def _is_docstring(statement):
 
 def substituted(expression, constants):
     """A copy of `expression` with the parameter names in `constants` replaced by those constant nodes, folded."""
-    return folded(_Substitute(constants).visit(copy.deepcopy(expression))) if constants else expression
+    return folded(_Substitute(constants).visit(copied(expression))) if constants else expression
 
 
 class _Substitute(gast.NodeTransformer):
@@ -109,7 +109,7 @@ class _Substitute(gast.NodeTransformer):
         self.constants = constants
 
     def visit_Name(self, node):
-        return copy.deepcopy(self.constants[node.id]) if node.id in self.constants and isinstance(node.ctx, gast.Load) else node
+        return copied(self.constants[node.id]) if node.id in self.constants and isinstance(node.ctx, gast.Load) else node
 
 
 FOLDABLE = {gast.Add: operator.add, gast.Sub: operator.sub, gast.Mult: operator.mul, gast.Div: operator.truediv,
