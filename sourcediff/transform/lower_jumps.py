@@ -17,7 +17,7 @@ statements guarded by `if not <loop>_skip:`. Loop `else` clauses run when no bre
 """
 import gast
 
-from .syntax import assign, constant, expression, name, statements
+from .syntax import assign, at_line, constant, name
 
 
 def _contains(nodes, kinds, into_loops):
@@ -81,7 +81,7 @@ class Lowering:
                 return out
             if isinstance(statement, gast.Continue):
                 loop = self.loops[-1]
-                out.extend(statements("{skip} = True", line, skip=loop["skip"]))
+                out.append(_flag(loop["skip"], True, line))
                 return out
             if isinstance(statement, gast.If):
                 if tail and rest and not self.loops and _always_returns(statement.body) and not _always_returns(statement.orelse):
@@ -117,15 +117,15 @@ class Lowering:
 
     def guard_test(self):
         """`not <flag>` for the flag that says the rest of the current block is skipped."""
-        return expression("not {flag}", flag=self.loops[-1]["skip"] if self.loops else self.returned)
+        return _not(self.loops[-1]["skip"] if self.loops else self.returned)
 
     def jump_out(self, line, returning):
         out = []
         if returning:
-            out += statements("{flag} = True", line, flag=self.returned_flag())
+            out.append(_flag(self.returned_flag(), True, line))
         if self.loops:
             loop = self.loops[-1]
-            out += statements("{skip} = True\n{stop} = True", line, skip=loop["skip"], stop=loop["stop"])
+            out += [_flag(loop["skip"], True, line), _flag(loop["stop"], True, line)]
         return out
 
     def loop(self, node):
@@ -140,18 +140,28 @@ class Lowering:
         self.loops.append(loop)
         body = self.block(node.body, False)
         self.loops.pop()
-        before = statements("{stop} = False", line, stop=loop["stop"])
-        node.body = statements("{skip} = False", line, skip=loop["skip"]) + body + \
-            statements("if {stop}:\n    break", line, stop=loop["stop"])
+        before = [_flag(loop["stop"], False, line)]
+        node.body = [_flag(loop["skip"], False, line)] + body + \
+            [at_line(gast.If(test=name(loop["stop"]), body=[gast.Break()], orelse=[]), line)]
         orelse, node.orelse = node.orelse, []
         after = []
         if orelse:
-            after.append(gast.If(test=expression("not {stop}", stop=loop["stop"]),
+            after.append(gast.If(test=_not(loop["stop"]),
                                  body=self.block(orelse, False), orelse=[], lineno=line, col_offset=0))
         if self.returned is not None and _mentions(node, self.returned) and self.loops:
-            after += statements("if {flag}:\n    {skip} = True\n    {stop} = True", line, flag=self.returned,
-                                skip=self.loops[-1]["skip"], stop=self.loops[-1]["stop"])
+            outer = self.loops[-1]
+            after.append(at_line(gast.If(test=name(self.returned), body=[_flag(outer["skip"], True, line), _flag(outer["stop"], True, line)],
+                                         orelse=[]), line))
         return before + [node] + after
+
+
+def _flag(flag, value, line):
+    """`flag = True` (or False) at `line`."""
+    return assign(flag, constant(value), line)
+
+
+def _not(flag):
+    return gast.UnaryOp(op=gast.Not(), operand=name(flag))
 
 
 def _mentions(node, identifier):
@@ -165,7 +175,7 @@ def lower_jumps(function, namer):
         function.body.append(gast.Return(value=None, lineno=line, col_offset=0))
     body = lowering.block(function.body, tail=True)
     if lowering.returned is not None:
-        body = statements("{flag} = False", function.lineno, flag=lowering.returned) + body
+        body = [_flag(lowering.returned, False, function.lineno)] + body
     body.append(gast.Return(value=name(lowering.result), lineno=line, col_offset=0))
     function.body = body
     return function

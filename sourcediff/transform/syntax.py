@@ -27,21 +27,6 @@ def at_line(node, line):
     return node
 
 
-def statements(template, line, **names):
-    """Parse a template of Python statements, with `{key}` filled from `names`, at line `line`."""
-    body = gast.parse(template.format(**names)).body
-    for node in body:
-        for child in gast.walk(node):
-            if "lineno" in getattr(child, "_attributes", ()):
-                child.lineno, child.col_offset = line, 0
-    return body
-
-
-def expression(template, line=None, **names):
-    node = gast.parse(template.format(**names), mode="eval").body
-    return at_line(node, line) if line else node
-
-
 def copied(node):
     """A copy of a gast tree (several times faster than `copy.deepcopy`, which it equals)."""
     if isinstance(node, list):
