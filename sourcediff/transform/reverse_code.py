@@ -43,11 +43,6 @@ def spread_call(dispatch, function, arguments, spread, keywords, extra):
 
 
 @Template
-def call_for_effect(dispatch, function, arguments, keywords):
-    dispatch.call_for_effect(function, *arguments, **keywords)
-
-
-@Template
 def start_count(counter):
     counter = 0
 
