@@ -5,13 +5,13 @@
     (3.0, 3.0)
 """
 from . import rules, testing
-from .api import differentiable, gradient, pullback, refresh, source
+from .api import differentiable, gradient, jvp, pullback, refresh, source
 from .errors import NonScalarOutputError, NoRuleError, SourceDiffError, SourceUnavailableError, UnsupportedSyntaxError
 from .rules.differentials import NO_FIELDS, InplaceableThunk, One, Tangent, Thunk, Zero, extern
 from .rules.registry import frule, non_differentiable, register_frule, register_rrule, rrule, scalar_rule
 
 __all__ = [
-    "pullback", "gradient", "differentiable", "source", "refresh",
+    "pullback", "gradient", "jvp", "differentiable", "source", "refresh",
     "rrule", "frule", "register_rrule", "register_frule", "scalar_rule", "non_differentiable",
     "Zero", "One", "Thunk", "InplaceableThunk", "Tangent", "extern", "NO_FIELDS",
     "SourceDiffError", "UnsupportedSyntaxError", "NoRuleError", "NonScalarOutputError", "SourceUnavailableError",

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import calls, runtime
 from .errors import InternalError, NonScalarOutputError, NoRuleError, SourceDiffError
-from .rules.differentials import ZERO, Tangent, extern, is_zero
+from .rules.differentials import NO_FIELDS, ZERO, Tangent, extern, is_zero
 from .rules.registry import lookup
 from .transform import pipeline
 from .transform.source import parse_function
@@ -194,18 +194,50 @@ def _gradient(f, args, kwargs):
     return _materialized(args, cotangents)
 
 
+def jvp(f, primals, tangents, **kwargs):
+    """`(y, y_dot)`: `y = f(*primals, **kwargs)` and its tangent along `tangents` (one per primal), computed
+    by the forward-mode transformation of `f`'s source (or `f`'s frule). Keyword arguments get no tangent.
+
+        >>> jvp(lambda x, y: x * y, (2.0, 3.0), (1.0, 0.0))
+        (6.0, 3.0)
+    """
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise SourceDiffError(f"sd.jvp got {len(primals)} primals and {len(tangents)} tangents",
+                              hint="Pass one tangent per primal (a zero, such as 0.0, for the ones not to vary).")
+    tangents = tuple(ZERO if isinstance(t, (int, float)) and t == 0 and not isinstance(p, (int, float)) else t
+                     for p, t in zip(primals, tangents))  # a number 0 for the tangent of an array or object
+    y, y_dot = pipeline.with_recursion_room(_checked, f, "forward", _pushforward, f, primals, tangents, kwargs)
+    return y, materialize(y, y_dot)
+
+
+def _pushforward(f, primals, tangents, kwargs):
+    rule = lookup(f)
+    if rule is not None and rule.frule is not None:
+        y, pushforward = rule.frule(*primals, **kwargs)
+        return y, pushforward(NO_FIELDS, *tangents)
+    function = f.__func__ if isinstance(f, types.MethodType) else f
+    if isinstance(f, types.MethodType):
+        primals, tangents = (f.__self__,) + primals, (ZERO,) + tangents
+    if not isinstance(function, types.FunctionType):
+        raise NoRuleError(f"{_name(f)} has no forward rule and no Python source to differentiate",
+                          hint=f"Register one with @sd.register_frule({getattr(f, '__name__', 'f')}).")
+    entry, outputs, output_tangents = pipeline.run_pushforward(function, primals, kwargs, tangents)
+    return (outputs[0], output_tangents[0]) if entry.written else (outputs, output_tangents)
+
+
 def source(f, mode="reverse", example=None):
     """The generated derivative code of `f`, exactly as it runs.
 
     Derivatives are specialised on which arguments are Python floats (their arithmetic is inlined):
     pass `example`, a tuple of arguments, to see the code that runs for a call with those arguments.
-    `mode="forward"` (pushforward code) is not available yet; it raises `SourceDiffError`.
+    `mode="forward"` shows the pushforward code that `sd.jvp` runs.
     """
-    if mode != "reverse":
-        raise SourceDiffError(f"mode={mode!r} is not available: sourcediff generates reverse-mode code (mode='reverse')")
+    if mode not in ("reverse", "forward"):
+        raise SourceDiffError(f"mode={mode!r} is not available: sourcediff generates mode='reverse' or mode='forward' code")
     function = _python_function(f, "sd.source")
     kinds = pipeline.input_kinds(function, example) if example is not None else ((),)
-    return pipeline.derivative(function, *kinds).source
+    return (pipeline.derivative if mode == "reverse" else pipeline.forward_derivative)(function, *kinds).source
 
 
 def _python_function(f, caller):

@@ -150,6 +150,75 @@ def attribute_cotangent(primal, attribute, value):
     return Tangent(type(primal), **{attribute: value})
 
 
+# Tangents (forward mode)
+
+def attribute_tangent(primal, attribute, tangent):
+    """The tangent of `primal.<attribute>` given the tangent of `primal` (an array's `.T`, `.real`, `.imag` through
+    their rules; an object's field)."""
+    if is_zero(tangent):
+        return ZERO
+    if isinstance(primal, (np.ndarray, np.generic, complex, float, int)):
+        from .rules.numpy_shapes import ARRAY_PROPERTIES
+
+        _, pushforward = lookup(ARRAY_PROPERTIES[attribute]).frule(primal)
+        return pushforward(NO_FIELDS, tangent)
+    return component(tangent, attribute)
+
+
+def broadcast_tangent(tangent, primal):
+    """An operand's tangent term with the shape of the result `primal` it was broadcast into."""
+    if is_zero(tangent) or np.shape(tangent) == np.shape(primal):
+        return tangent
+    return np.broadcast_to(tangent, np.broadcast_shapes(np.shape(tangent), np.shape(primal)))
+
+
+def _tangent_buffer(tangent, primal):
+    """A tangent of `primal` that the calling generated code may change in place: `tangent` itself when nothing but
+    its variable refers to it (counted in the caller's frame), else a copy; zeros for a zero tangent."""
+    if type(primal) is np.ndarray:
+        if type(tangent) is np.ndarray and sys.getrefcount(tangent) <= _OWNED + 2 and _own_memory(tangent) and \
+                tangent.shape == primal.shape:
+            return tangent
+        kind = np.result_type(primal.dtype, np.float64) if primal.dtype.kind not in "fc" else primal.dtype
+        buffer = np.zeros(primal.shape, kind)
+        if not is_zero(tangent):
+            buffer[...] = extern(tangent)
+        return buffer
+    if type(primal) is list:
+        return [ZERO] * len(primal) if is_zero(tangent) else list(extern(tangent))
+    if type(primal) is dict:
+        return {} if is_zero(tangent) else dict(extern(tangent))
+    raise error_at_call_site(UnsupportedSyntaxError, f"forward mode cannot write into the tangent of a {type(primal).__name__}",
+                             "Write into a local array, list or dict instead.")
+
+
+def stored_tangent(tangent, primal, key, value):
+    """The tangent of `primal` after `primal[key] = value`, whose tangent is `value` (`primal` is already written)."""
+    if type(primal) is np.ndarray and primal.dtype.kind not in "fc":
+        return tangent  # an array of integers or booleans rounds the value: no tangent flows in
+    buffer = _tangent_buffer(tangent, primal)
+    if type(buffer) is np.ndarray:
+        value = extern(value)
+        buffer[key] = 0 if is_zero(value) else (np.real(value) if buffer.dtype.kind == "f" and np.iscomplexobj(value) else value)
+    elif type(buffer) is list and isinstance(key, slice):
+        entries = range(len(primal))[key]
+        buffer[key] = [ZERO] * len(entries) if is_zero(value) else list(extern(value))
+    else:
+        buffer[key] = value
+    return buffer
+
+
+def attribute_stored(tangent, primal, attribute, value):
+    """The tangent of `primal` after `primal.<attribute> = value`."""
+    if is_zero(tangent):
+        return Tangent(type(primal), **{attribute: value})
+    tangent = extern(tangent)
+    if isinstance(tangent, Tangent):
+        return tangent.replace(**{attribute: value})
+    raise error_at_call_site(UnsupportedSyntaxError, f"forward mode cannot write into a tangent of type {type(tangent).__name__}",
+                             "Pass a sd.Tangent (or zero) as the tangent of an object the function changes.")
+
+
 # Saved values in the pullback
 
 def restored(stack):

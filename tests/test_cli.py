@@ -32,3 +32,10 @@ def test_dump_of_the_specialisation_for_float_arguments_inlines_arithmetic():
     result = run("dump", f"{GOLDEN}:scalar_loop", "--scalar", "x", "--scalar", "a")
     assert result.returncode == 0
     assert "math.cos(x)" in result.stdout and "rrule" not in result.stdout
+
+
+def test_dump_of_the_forward_mode():
+    result = run("dump", f"{GOLDEN}:scalar_loop", "--mode", "forward")
+    assert result.returncode == 0, result.stderr
+    assert "def scalar_loop_pushforward(tangents, x, a):" in result.stdout
+    assert "# line 9: x = x * a + math.sin(x)" in result.stdout

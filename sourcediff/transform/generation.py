@@ -14,7 +14,7 @@ from .codegen import Comment, Template, header, placed
 from .dataflow import captured_writes, closure_captures, live_after, simple_statements
 from .resolve import Kind
 from .syntax import index_value, loaded_names, name as name_node, renamed
-from .templates import free_names, is_number, module_value, substituted
+from .templates import free_names, is_number, module_value, number_value, substituted
 
 COPIES = {"own", "own_array", "own_list", "own_resized"}
 
@@ -390,3 +390,15 @@ def definition_line(name, arguments, free):
     definition = gast.parse("def f():\n    pass").body[0]
     definition.name, definition.args = name, parameters
     return header(definition)
+
+
+def scaled(bar, partial):
+    """The expression `bar * partial`, without a factor of one (`bar`, `-bar`), and `bar / b` for `1 / b`."""
+    factor = number_value(partial)
+    if factor == 1:
+        return name_node(bar)
+    if factor == -1:
+        return gast.UnaryOp(op=gast.USub(), operand=name_node(bar))
+    if isinstance(partial, gast.BinOp) and isinstance(partial.op, gast.Div) and number_value(partial.left) == 1:
+        return gast.BinOp(left=name_node(bar), op=gast.Div(), right=partial.right)
+    return gast.BinOp(left=name_node(bar), op=gast.Mult(), right=partial)

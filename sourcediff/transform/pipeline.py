@@ -30,6 +30,7 @@ from .effects import effects
 from .lower_jumps import lower_jumps
 from .normalize import normalize
 from .resolve import Kind, Resolution, hashable, keyword_values, matching_specialisation
+from .forward import ForwardGenerator
 from .reverse import ReverseGenerator
 from .scalars import broadcast_ndim, matmul_ndim, real_ndims, scalars
 from .source import parse_function
@@ -185,6 +186,31 @@ def build(function, scalar_inputs, real_inputs=(), inactive_inputs=frozenset()):
     """Transform and compile the reverse-mode derivative of `function` (specialised on which inputs are
     real scalars and which float64 arrays, of which ndim, and on the inputs whose cotangents nobody
     wants: those `sd.gradient` and `sd.pullback` get by keyword)."""
+    built, analyses, resolution, bindings, bind = _analysed(function, scalar_inputs, real_inputs, inactive_inputs)
+    generator = ReverseGenerator(built.node, built.origin, built.namer, resolution.classify, analyses, bind)
+    name = built.node.name if built.node.name != "lambda" else "lambda_"
+    lines = generator.generate(name)
+    module_text, forward, pullback = _module(lines, [f"{name}_forward", f"{name}_pullback"], bindings, built, function)
+    written_list = [(parameter, position) for position, parameter in enumerate(getattr(built.node, "written", {}), start=1)]
+    return Derivative(forward, pullback, module_text, built.inputs, built.free, written_list, resolution.guards,
+                      function.__globals__)
+
+
+def build_forward(function, scalar_inputs, real_inputs=(), inactive_inputs=frozenset()):
+    """Transform and compile the forward-mode derivative (pushforward) of `function`, specialised as `build`."""
+    built, analyses, resolution, bindings, bind = _analysed(function, scalar_inputs, real_inputs, inactive_inputs)
+    generator = ForwardGenerator(built.node, built.origin, built.namer, resolution.classify, analyses, bind)
+    name = built.node.name if built.node.name != "lambda" else "lambda_"
+    lines = generator.generate(name)
+    module_text, pushforward = _module(lines, [f"{name}_pushforward"], bindings, built, function)
+    written_list = [(parameter, position) for position, parameter in enumerate(getattr(built.node, "written", {}), start=1)]
+    return Derivative(pushforward, None, module_text, built.inputs, built.free, written_list, resolution.guards,
+                      function.__globals__)
+
+
+def _analysed(function, scalar_inputs, real_inputs, inactive_inputs):
+    """The front of `function` and what the generators read of it: its analyses, the resolution, and `bind`
+    (which gives a name in the generated module to an object it uses, recorded in `bindings`)."""
     built = _front_while_building(function)
     node, resolution, namer = built.node, built.resolution, built.namer
 
@@ -247,19 +273,18 @@ def build(function, scalar_inputs, real_inputs=(), inactive_inputs=frozenset()):
         bindings[bound_name] = value
         return bound_name
 
-    generator = ReverseGenerator(node, built.origin, namer, resolution.classify, analyses, bind)
-    name = node.name if node.name != "lambda" else "lambda_"
-    lines = generator.generate(name)
+    return built, analyses, resolution, bindings, bind
+
+
+def _module(lines, names, bindings, built, function):
+    """Compile the generated functions `names` (printed as `lines`): `(module text, *functions)`."""
     used = {n for text, _ in lines for n in _identifiers(text)}
     bindings = {n: v for n, v in bindings.items() if n in used}
     entries = [(f"def sourcediff_derivative({', '.join(bindings)}):", built.origin.first_line)]
     entries += [("    " + text if text else "", line) for text, line in lines]
-    entries.append((f"    return {name}_forward, {name}_pullback", lines[-1][1]))
+    entries.append((f"    return {', '.join(names)}", lines[-1][1]))
     module_text = "\n".join(text for text, _ in entries) + "\n"
-    forward, pullback = _compile(module_text, [line for _, line in entries], built.origin, bindings, function)
-    written_list = [(parameter, position) for position, parameter in enumerate(written, start=1)]
-    return Derivative(forward, pullback, module_text, built.inputs, built.free, written_list, resolution.guards,
-                      function.__globals__)
+    return (module_text, *_compile(module_text, [line for _, line in entries], built.origin, bindings, function))
 
 
 def _identifiers(text):
@@ -278,11 +303,11 @@ def _compile(module_text, origins, origin, bindings, function):
     code = compile(tree, origin.filename, "exec")
     namespace = {}
     exec(code, namespace)
-    forward, pullback = namespace["sourcediff_derivative"](*bindings.values())
-    forward = types.FunctionType(forward.__code__, function.__globals__, forward.__name__, None, forward.__closure__)
-    pullback = types.FunctionType(pullback.__code__, function.__globals__, pullback.__name__, None, pullback.__closure__)
-    runtime.GENERATED_CODE.update({forward.__code__, pullback.__code__})
-    return forward, pullback
+    made = namespace["sourcediff_derivative"](*bindings.values())
+    made = made if isinstance(made, tuple) else (made,)
+    made = [types.FunctionType(f.__code__, function.__globals__, f.__name__, None, f.__closure__) for f in made]
+    runtime.GENERATED_CODE.update(f.__code__ for f in made)
+    return made
 
 
 _cache = DerivativeCache()
@@ -310,6 +335,29 @@ def derivative(function, scalar_inputs=(), real_inputs=(), inactive_inputs=froze
     float64 array inputs (`(name, ndim)` pairs) and the inputs that get no cotangent."""
     return _cache.get(function.__code__, function.__globals__, _key(scalar_inputs, real_inputs, inactive_inputs),
                       lambda: _guarded(function, lambda: build(function, scalar_inputs, real_inputs, inactive_inputs)))
+
+
+def forward_derivative(function, scalar_inputs=(), real_inputs=(), inactive_inputs=frozenset()):
+    """The cached forward-mode `Derivative` of a Python function (its `forward` is the pushforward), specialised
+    as `derivative` is."""
+    return _cache.get(function.__code__, function.__globals__, ("forward", scalar_inputs, real_inputs, inactive_inputs),
+                      lambda: _guarded(function, lambda: build_forward(function, scalar_inputs, real_inputs, inactive_inputs)))
+
+
+def run_pushforward(function, args, kwargs, tangents):
+    """`(derivative, outputs, output tangents)` of a call of `function` with one tangent per positional argument
+    in `tangents` (keyword arguments and captured variables get none)."""
+    inactive = frozenset(kwargs) if kwargs else frozenset()
+    scalar_inputs, real_inputs = input_kinds(function, args, kwargs)
+    entry = forward_derivative(function, scalar_inputs, real_inputs, inactive)
+    cells = [_cell_value(c) for c in function.__closure__] if entry.free_names else []
+    code = function.__code__
+    by_name = dict(zip(code.co_varnames, tangents))
+    if len(args) > code.co_argcount and code.co_flags & 0x04:
+        by_name[code.co_varnames[code.co_argcount + code.co_kwonlyargcount]] = tuple(tangents[code.co_argcount:])
+    inputs = tuple(by_name.get(name, runtime.ZERO) if name not in entry.free_names else runtime.ZERO for name in entry.inputs)
+    outputs, output_tangents = entry.forward_for(function)(inputs, *cells, *args, **kwargs)
+    return entry, outputs, output_tangents
 
 
 def _key(scalar_inputs, real_inputs, inactive_inputs):

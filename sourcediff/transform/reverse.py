@@ -39,12 +39,12 @@ from ..errors import NoRuleError
 from . import reverse_code as code
 from .codegen import Template, assigned, placed, render
 from .dataflow import captured_names, definitely_bound
-from .generation import (COPIES, Generator, arguments_node, call_parts, definition_line, has_code, names_tuple, or_pass,
+from .generation import (COPIES, Generator, scaled, arguments_node, call_parts, definition_line, has_code, names_tuple, or_pass,
                          parameter_names, read_into)
 from .liveness import without_dead_zero_stores
 from .resolve import Kind
 from .syntax import constant, copied, index_value, loaded_names, name as name_node, structure
-from .templates import free_names, is_number, module_value, number_value
+from .templates import free_names, is_number, module_value
 
 CALLING = (Kind.RULE, Kind.CALL, Kind.METHOD, Kind.SPREAD)
 
@@ -518,7 +518,7 @@ class ReverseGenerator(Generator):
         for argument, (parameters, template, module_globals) in zip(arguments, site.templates):
             if self.is_active(argument):
                 partial = self.on_scalars(self.reuse(self.instantiate(template, parameters, arguments, target, module_globals)))
-                term = _scaled(bar, partial)
+                term = scaled(bar, partial)
                 if arrays and len(arguments) > 1 and arrays != [argument]:
                     term = _unbroadcast(term, self.read(argument), self.runtime)
                 terms.append((argument.id, term))
@@ -682,18 +682,6 @@ class _Reuse(gast.NodeTransformer):
                 self.generator.read(found)
                 return gast.Name(id=found, ctx=gast.Load(), annotation=None, type_comment=None)
         return super().generic_visit(node)
-
-
-def _scaled(bar, partial):
-    """The expression `bar * partial`, without a factor of one (`bar`, `-bar`), and `bar / b` for `1 / b`."""
-    factor = number_value(partial)
-    if factor == 1:
-        return name_node(bar)
-    if factor == -1:
-        return gast.UnaryOp(op=gast.USub(), operand=name_node(bar))
-    if isinstance(partial, gast.BinOp) and isinstance(partial.op, gast.Div) and number_value(partial.left) == 1:
-        return gast.BinOp(left=name_node(bar), op=gast.Div(), right=partial.right)
-    return gast.BinOp(left=name_node(bar), op=gast.Mult(), right=partial)
 
 
 def _unbroadcast(term, primal, runtime):

@@ -1,0 +1,234 @@
+"""forward: generate the pushforward (the primal and the tangent of every active value), as source.
+
+Input: a function after `effects`, with its analyses. Output: one function, printed as `(text, user
+line)` pairs (`codegen.render`),
+
+    def f_pushforward(tangents, <the user's parameters>):   # returns (outputs, output tangents)
+
+`tangents` holds one tangent per input (captured variables, then parameters), in order. The outputs
+are the returned value and, after it, the final values of the parameters the function writes into.
+
+Guarantees:
+- the primal runs exactly as written; each assignment of an active value is followed by the
+  assignment of its tangent `x_dot`, so a tangent is bound exactly where its value is (branches and
+  loops need nothing of their own);
+- operations on real scalars and float arrays get their partial derivatives inlined as arithmetic
+  (`sin_dot = math.cos(x) * x_dot`), with an operand's tangent broadcast to the result where other
+  operands are arrays; other operations call their rule's frule;
+- a tangent stored into (`h_dot[i] = v_dot`) is first copied unless nothing but its variable refers
+  to it (`runtime.stored_tangent`), so the caller's tangents never change;
+- what this generator does not differentiate yet (calls of Python functions, methods, closures) raises
+  `UnsupportedSyntaxError` naming the line, never a wrong tangent.
+"""
+import re
+
+import gast
+
+from ..errors import NoRuleError
+from . import forward_code as code
+from .codegen import assigned, placed, render
+from .generation import Generator, call_parts, definition_line, names_tuple, or_pass, parameter_names, scaled
+from .resolve import Kind
+from .syntax import constant, index_value, loaded_names, name as name_node
+from .templates import is_number
+
+
+class ForwardGenerator(Generator):
+    def __init__(self, function, origin, namer, classify, analyses, bind):
+        super().__init__(function, origin, namer, classify, analyses, bind)
+        self.dots = {}
+
+    def dot(self, name):
+        if name not in self.dots:
+            self.dots[name] = self.namer.fresh(name + "_dot")
+        return self.dots[name]
+
+    def tangent(self, node):
+        """The tangent of an operand: its `_dot` name, or zero for a constant or an inactive value."""
+        if isinstance(node, gast.Name) and node.id in self.active:
+            return name_node(self.dot(node.id))
+        return self.zero_value()
+
+    def zero_value(self):
+        return gast.Attribute(value=name_node(self.runtime), attr="ZERO", ctx=gast.Load())
+
+    # Driver
+
+    def generate(self, name):
+        """The text of `<name>_pushforward`, with the user line of each generated line."""
+        for active_name in sorted(self.active | set(self.inputs)):
+            self.dot(active_name)
+        tangents = self.namer.fresh("tangents")
+        first, last = self.function.lineno, self.function.body[-1].lineno
+        unpacked = [name_node(self.dot(n) if n in self.active else "_", store=True) for n in self.inputs]
+        body = []
+        if any(n in self.active for n in self.inputs):
+            target = gast.Tuple(elts=unpacked, ctx=gast.Store())
+            body.append(placed(gast.Assign(targets=[target], value=name_node(tangents), type_comment=None), first))
+        body += self.block(self.body)
+        outputs = names_tuple(self.outputs) if len(self.outputs) > 1 else name_node(self.result)
+        dots = [self.tangent(name_node(n)) for n in self.outputs]
+        output_dots = gast.Tuple(elts=dots, ctx=gast.Load()) if len(dots) > 1 else dots[0]
+        body += code.returned(last, value=gast.Tuple(elts=[outputs, output_dots], ctx=gast.Load()))
+        free = [n for n in self.inputs if n not in parameter_names(self.function)]
+        return [(definition_line(name + "_pushforward", self.function.args, [tangents] + free), first)] + render(body, 1)
+
+    # Statements
+
+    def block(self, statements):
+        lines, last_line = [], None
+        for node in statements:
+            line = getattr(node, "lineno", None)
+            if line != last_line and line is not None:
+                lines.append(self.comment(line))
+                last_line = line
+            self.statement(node, lines)
+        return or_pass(lines, last_line)
+
+    def statement(self, node, lines):
+        line = getattr(node, "lineno", None)
+        if isinstance(node, gast.Assign):
+            target = node.targets[0]
+            if isinstance(target, gast.Name) and self.skipped(node):  # a copy or rebinding of a number: no change
+                lines.append(node)
+            elif isinstance(target, gast.Name):
+                self.assign(target.id, node.value, lines, line)
+            else:
+                self.check_foreign(node)
+                lines.append(node)
+                if isinstance(target.value, gast.Name) and target.value.id in self.active:
+                    self.store(target, node.value, lines, line)
+        elif isinstance(node, gast.Expr):
+            lines.append(placed(gast.Expr(value=self.effect(node.value, node)), line))
+        elif isinstance(node, gast.If):
+            body = self.block(node.body)
+            orelse = self.block(node.orelse) if node.orelse else []
+            lines.append(placed(gast.If(test=node.test, body=body, orelse=orelse), line))
+        elif isinstance(node, gast.For):
+            if node.target.id in self.active:
+                raise self.unsupported(node, "a loop over differentiated values")
+            lines.append(placed(gast.For(target=node.target, iter=node.iter, body=self.block(node.body), orelse=[],
+                                         type_comment=None), line))
+        elif isinstance(node, gast.While):
+            lines.append(placed(gast.While(test=node.test, body=self.block(node.body), orelse=[]), line))
+        elif isinstance(node, gast.FunctionDef):
+            self.check_defaults(node, node)
+            if node.name in self.active or node.name in self.closures and self.reached(node.name) & self.varying:
+                raise self.unsupported(node, "a local function that reads differentiated values")
+            lines.append(node)
+        else:
+            lines.append(node)
+
+    def unsupported(self, node, what):
+        return self.origin.unsupported(
+            node, f"{what} (forward mode does not differentiate it yet)",
+            "Use reverse mode (sd.gradient, sd.pullback) for this function, or register an frule for the callee.")
+
+    def effect(self, call, node):
+        """A call made for its effect: one that may change a differentiated value is refused (the helpers of the
+        effects pass and declared non-differentiable functions change nothing that carries a tangent)."""
+        if not isinstance(call, gast.Call) or not (loaded_names(call) & self.varying):
+            return call
+        if self.helper_call(call, {"check_unshared"}) or self.site(call).kind is Kind.INACTIVE:
+            return call
+        raise self.unsupported(node, "a call made for its effect on a differentiated value")
+
+    def assign(self, target, value, lines, line):
+        if target not in self.active:
+            if self.calls_a_writing_closure(value) or self.calls_an_unknown_callee(value):
+                lines.append(assigned(target, self.called_for_effect(value), line))
+            else:
+                lines.append(assigned(target, value, line))
+            return
+        if isinstance(value, gast.Lambda):
+            raise self.unsupported(value, "a lambda that reads differentiated values")
+        site = self.operation_site(value)
+        if site is not None and site.kind is Kind.INLINE and site.templates is not None:
+            self.inline(target, value, site, lines, line)
+        elif site is not None and site.kind is Kind.INACTIVE:
+            lines += [assigned(target, value, line), assigned(self.dot(target), self.zero_value(), line)]
+        elif site is not None and site.kind in (Kind.RULE, Kind.INLINE):  # (an inlined reverse specialisation)
+            self.pushed(target, value, site, lines, line)
+        elif site is not None:
+            if site.kind is Kind.NO_RULE:
+                raise self.origin.error(NoRuleError, f"{site.text} has no derivative rule and no Python source to differentiate",
+                                        value, f"Register a rule for it with @sd.register_frule({site.text}) "
+                                               "or declare it with sd.non_differentiable.")
+            raise self.unsupported(value, f"a call of {site.text or 'a Python function'}")
+        else:
+            lines.append(assigned(target, value, line))
+            lines.append(assigned(self.dot(target), self.value_tangent(value), line))
+
+    def value_tangent(self, value):
+        """The tangent of a value that is not an operation: a name's, a read entry's or attribute's, a container's."""
+        if isinstance(value, gast.Name):
+            return self.tangent(value)
+        if isinstance(value, gast.Subscript) and self.is_active(value.value):
+            return code.component.expression(runtime=self.runtime, tangent=self.tangent(value.value),
+                                             key=index_value(value.slice))
+        if isinstance(value, gast.Attribute) and self.is_active(value.value):
+            return code.attribute_tangent.expression(runtime=self.runtime, primal=value.value, attribute=constant(value.attr),
+                                                     tangent=self.tangent(value.value))
+        if isinstance(value, (gast.Tuple, gast.List)):
+            return type(value)(elts=[self.tangent(e) for e in value.elts], ctx=gast.Load())
+        if isinstance(value, gast.Dict):
+            return gast.Dict(keys=list(value.keys), values=[self.tangent(v) for v in value.values])
+        return self.zero_value()
+
+    def inline(self, target, value, site, lines, line):
+        """`t = a * b; t_dot = b * a_dot + a * b_dot`: each active operand's partial times its tangent."""
+        arguments, _ = call_parts(value)
+        primal = target
+        if any(isinstance(a, gast.Name) and a.id == target for a in arguments):
+            primal = self.namer.fresh(target)  # the partials read the operands as they were
+        lines.append(assigned(primal, value, line))
+        arrays = [a for a in arguments if not is_number(a) and not (isinstance(a, gast.Name) and self.holds_a_scalar(a.id))]
+        terms = []
+        for argument, (parameters, template, module_globals) in zip(arguments, site.templates):
+            if not self.is_active(argument):
+                continue
+            partial = self.on_scalars(self.instantiate(template, parameters, arguments, primal, module_globals))
+            term = scaled(self.dot(argument.id), partial)
+            if arrays and len(arguments) > 1 and arrays != [argument]:
+                term = code.broadcast.expression(runtime=self.runtime, tangent=term, primal=name_node(primal))
+            terms.append(term)
+        total = terms[0] if terms else self.zero_value()
+        for term in terms[1:]:
+            total = gast.BinOp(left=total, op=gast.Add(), right=term)
+        lines.append(assigned(self.dot(target), total, line))
+        if primal != target:
+            lines.append(assigned(target, name_node(primal), line))
+
+    def pushed(self, target, value, site, lines, line):
+        """`t, t_pushforward = f_frule(a, b); t_dot = t_pushforward(NO_FIELDS, a_dot, b_dot)`."""
+        if isinstance(value, gast.Subscript):
+            value = self.getitem_call(value)
+        if site.rule.frule is None:
+            raise self.origin.error(NoRuleError, f"{site.text} has a reverse rule but no forward rule (frule)", value,
+                                    f"Register one with @sd.register_frule({site.text}), or use reverse mode.")
+        if site.rule.updates:
+            raise self.unsupported(value, f"{site.text}, which changes its arguments,")
+        arguments, keywords = call_parts(value)
+        rule = re.sub(r"\W", "_", getattr(site.function, "__name__", "") or "primitive")
+        frule = name_node(self.bind(rule + "_frule", site.rule.frule))
+        inactive = set(site.rule.inactive_arguments)
+        dots = [self.zero_value() if position in inactive else self.tangent(a) for position, a in enumerate(arguments)]
+        pushforward = self.namer.fresh(target + "_pushforward")
+        lines += code.frule_call(line, value=target, pushforward=pushforward,
+                                 call=gast.Call(func=frule, args=arguments, keywords=keywords))
+        lines += code.pushed_forward(line, tangent=self.dot(target), pushforward=pushforward, runtime=self.runtime,
+                                     tangents=dots)
+
+    def store(self, target, value, lines, line):
+        """`c[k] = v` (or `c.k = v`): entry k of c's tangent becomes v's tangent."""
+        container = target.value.id
+        if isinstance(target, gast.Subscript):
+            stored = code.stored_tangent.expression(runtime=self.runtime, tangent=name_node(self.dot(container)),
+                                                    primal=name_node(container), key=index_value(target.slice),
+                                                    value=self.tangent(value))
+        else:
+            stored = code.attribute_stored.expression(runtime=self.runtime, tangent=name_node(self.dot(container)),
+                                                      primal=name_node(container), attribute=constant(target.attr),
+                                                      value=self.tangent(value))
+        lines.append(assigned(self.dot(container), stored, line))
+
