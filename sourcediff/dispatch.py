@@ -88,6 +88,19 @@ def call_method(receiver, method, *args, **kwargs):
     return y, receiver_first(pullback, f"{method}_pullback")
 
 
+def push_method(receiver, receiver_dot, method, arguments, tangents, **kwargs):
+    """`(receiver.method(*arguments, **kwargs), its tangent)` in forward mode, for a method whose function has
+    a rule (`x.sum()`, `x.copy()`); keyword arguments get no tangent."""
+    static = inspect.getattr_static(type(receiver), method, None)
+    rule = lookup(static) if not isinstance(receiver, (type, types.ModuleType)) and static is not None else None
+    if rule is None or rule.frule is None:
+        raise error_at_call_site(
+            UnsupportedSyntaxError, f"forward mode cannot differentiate {type(receiver).__name__}.{method} yet",
+            "Use reverse mode (sd.gradient, sd.pullback) for this function, or register an frule for the method.")
+    y, pushforward = rule.frule(receiver, *arguments, **kwargs)
+    return y, pushforward(NO_FIELDS, receiver_dot, *tangents)
+
+
 def call_updating(receiver, method, *args, **kwargs):
     """`receiver.method(*args, **kwargs)` called for its effect; the receiver as it is afterwards."""
     return call_updating_with_result(receiver, method, *args, **kwargs)[1]

@@ -149,6 +149,8 @@ class ForwardGenerator(Generator):
             lines += [assigned(target, value, line), assigned(self.dot(target), self.zero_value(), line)]
         elif site is not None and site.kind in (Kind.RULE, Kind.INLINE):  # (an inlined reverse specialisation)
             self.pushed(target, value, site, lines, line)
+        elif site is not None and site.kind is Kind.METHOD:
+            self.method(target, value, lines, line)
         elif site is not None:
             if site.kind is Kind.NO_RULE:
                 raise self.origin.error(NoRuleError, f"{site.text} has no derivative rule and no Python source to differentiate",
@@ -203,11 +205,11 @@ class ForwardGenerator(Generator):
         """`t, t_pushforward = f_frule(a, b); t_dot = t_pushforward(NO_FIELDS, a_dot, b_dot)`."""
         if isinstance(value, gast.Subscript):
             value = self.getitem_call(value)
+        if site.rule.frule is None and site.rule.updates:
+            raise self.unsupported(value, "a call that changes its object or arguments in place (a list's append, say)")
         if site.rule.frule is None:
             raise self.origin.error(NoRuleError, f"{site.text} has a reverse rule but no forward rule (frule)", value,
                                     f"Register one with @sd.register_frule({site.text}), or use reverse mode.")
-        if site.rule.updates:
-            raise self.unsupported(value, f"{site.text}, which changes its arguments,")
         arguments, keywords = call_parts(value)
         rule = re.sub(r"\W", "_", getattr(site.function, "__name__", "") or "primitive")
         frule = name_node(self.bind(rule + "_frule", site.rule.frule))
@@ -218,6 +220,17 @@ class ForwardGenerator(Generator):
                                  call=gast.Call(func=frule, args=arguments, keywords=keywords))
         lines += code.pushed_forward(line, tangent=self.dot(target), pushforward=pushforward, runtime=self.runtime,
                                      tangents=dots)
+
+    def method(self, target, value, lines, line):
+        """`t, t_dot = dispatch.push_method(x, x_dot, 'name', (a,), (a_dot,))`: a method of a local value, found
+        when it runs (a method whose function has a rule: `x.sum()`, `x.copy()`)."""
+        arguments, keywords = call_parts(value)
+        receiver = value.func.value
+        lines += code.method_pushed(line, value=target, tangent=self.dot(target), dispatch=self.dispatch, receiver=receiver,
+                                    receiver_tangent=self.tangent(receiver), method=constant(value.func.attr),
+                                    arguments=gast.Tuple(elts=arguments, ctx=gast.Load()),
+                                    tangents=gast.Tuple(elts=[self.tangent(a) for a in arguments], ctx=gast.Load()),
+                                    keywords=keywords)
 
     def store(self, target, value, lines, line):
         """`c[k] = v` (or `c.k = v`): entry k of c's tangent becomes v's tangent."""

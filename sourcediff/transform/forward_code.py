@@ -18,6 +18,11 @@ def pushed_forward(tangent, pushforward, runtime, tangents):
 
 
 @Template
+def method_pushed(value, tangent, dispatch, receiver, receiver_tangent, method, arguments, tangents, keywords):
+    value, tangent = dispatch.push_method(receiver, receiver_tangent, method, arguments, tangents, **keywords)
+
+
+@Template
 def component(runtime, tangent, key):
     runtime.component(tangent, key)
 

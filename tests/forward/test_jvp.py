@@ -130,3 +130,29 @@ def test_most_of_the_corpus_runs_in_forward_mode():
         except sd.SourceDiffError:
             pass
     assert done >= len(CORPUS) // 2, f"forward mode differentiated only {done} of {len(CORPUS)} corpus functions"
+
+
+def array_methods(x):
+    y = x.copy()
+    y += x
+    return y.sum() * x.max()
+
+
+def appends(x):
+    out = []
+    out.append(x * 2.0)
+    return out[0]
+
+
+def test_array_methods_and_in_place_operators():
+    x = np.array([0.5, -1.0, 2.0])
+    d = np.array([1.0, 0.5, -0.25])
+    _, y_dot = sd.jvp(array_methods, (x,), (d,))
+    np.testing.assert_allclose(y_dot, _along(array_methods, (x,), (d,)), rtol=RTOL, atol=ATOL)
+
+
+def test_what_forward_mode_does_not_cover_yet_is_refused_at_the_users_line():
+    with pytest.raises(sd.UnsupportedSyntaxError) as error:
+        sd.jvp(appends, (1.0,), (1.0,))
+    assert error.value.line == appends.__code__.co_firstlineno + 2
+    assert "out.append(x * 2.0)" in str(error.value)
