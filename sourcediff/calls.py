@@ -223,4 +223,53 @@ def _construct_with_init(cls, args, kwargs, writes):
     return ((made,) + tuple(others) if writes else made), constructor_pullback
 
 
+def forward_call(function, function_dot, args, tangents, kwargs, keyword_tangents):
+    """`(y, y_dot)` for calling a transformable callable through its pushforward, or None if it has no Python
+    source. `function_dot` is the callable's own tangent (a closure's captured variables, an object's fields).
+    A callee that changes an argument in place is refused: forward mode does not follow that yet."""
+    if isinstance(function, types.MethodType):
+        if not is_zero(function_dot):
+            raise runtime.error_at_call_site(
+                UnsupportedSyntaxError, f"forward mode cannot differentiate the bound method {display_name(function)} "
+                "handed over as a value yet", "Call the method on its object directly.")
+        return forward_call(function.__func__, ZERO, (function.__self__,) + tuple(args), (ZERO,) + tuple(tangents),
+                            kwargs, keyword_tangents)
+    if isinstance(function, type):
+        return _construct_forward(function, args, tangents, kwargs, keyword_tangents)
+    if not isinstance(function, types.FunctionType):
+        call_method = getattr(type(function), "__call__", None)
+        if isinstance(call_method, types.FunctionType):
+            return forward_call(call_method, ZERO, (function,) + tuple(args), (function_dot,) + tuple(tangents), kwargs,
+                                keyword_tangents)
+        return None
+    cells = {name: runtime.component(function_dot, name) for name in function.__code__.co_freevars}
+    entry, outputs, output_tangents = pipeline.run_pushforward(function, args, kwargs, tangents, keyword_tangents, cells)
+    if not entry.written:
+        return outputs, output_tangents
+    code = function.__code__
+    parameters = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
+    for parameter, output in entry.written:
+        position = parameters.index(parameter) if parameter in parameters else None
+        original = args[position] if position is not None and position < len(args) else kwargs.get(parameter)
+        if outputs[output] is not original:
+            raise runtime.error_at_call_site(
+                UnsupportedSyntaxError, f"{display_name(function)} changes {parameter!r} in place, which forward mode "
+                "does not follow yet", f"Return the new value from {function.__name__} instead and assign it.")
+    return outputs[0], output_tangents[0]
+
+
+def _construct_forward(cls, args, tangents, kwargs, keyword_tangents):
+    """Constructing a namedtuple or dataclass: its tangent has the arguments' tangents as fields."""
+    if issubclass(cls, tuple) and hasattr(cls, "_fields"):
+        fields = list(cls._fields)
+    elif dataclasses.is_dataclass(cls):
+        fields = [f.name for f in dataclasses.fields(cls) if f.init]
+    else:
+        return None
+    y = cls(*args, **kwargs)
+    given = {**dict(zip(fields, tangents)), **{k: keyword_tangents.get(k, ZERO) for k in kwargs}}
+    return y, Tangent(cls, **{k: v for k, v in given.items() if not is_zero(v)})
+
+
 dispatch.reverse_call = reverse_call
+dispatch.forward_call = forward_call

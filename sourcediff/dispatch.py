@@ -18,6 +18,7 @@ from .rules.registry import Sample, frule, lookup, register_frule, register_rrul
 from .runtime import error_at_call_site, own
 
 reverse_call = None
+forward_call = None
 
 
 def _no_rule(function):
@@ -44,6 +45,24 @@ def call(function, *args, **kwargs):
     result = reverse_call(function, args, kwargs)
     if result is None:
         raise _no_rule(function)
+    return result
+
+
+def push(function, function_dot, arguments, tangents, keyword_tangents, **kwargs):
+    """`(function(*arguments, **kwargs), its tangent)` in forward mode: a primitive through its frule (keyword
+    arguments get no tangent), anything else through its pushforward (`forward_call`, which `sourcediff.calls`
+    installs)."""
+    rule = lookup(function)
+    if rule is not None and rule.frule is not None:
+        y, pushforward = rule.frule(*arguments, **kwargs)
+        return y, pushforward(NO_FIELDS, *tangents)
+    if rule is not None and not rule.differentiable:
+        return function(*arguments, **kwargs), ZERO
+    result = forward_call(function, function_dot, arguments, tangents, kwargs, keyword_tangents)
+    if result is None:
+        raise error_at_call_site(
+            NoRuleError, f"{getattr(function, '__qualname__', repr(function))} has no forward rule and no Python source "
+            "to differentiate", f"Register one with @sd.register_frule({getattr(function, '__name__', 'f')}).")
     return result
 
 

@@ -165,6 +165,11 @@ def attribute_tangent(primal, attribute, tangent):
     return component(tangent, attribute)
 
 
+def closure_tangent(closure, **fields):
+    """The tangent of a local closure: one field per captured variable that carries one (∂self)."""
+    return Tangent(type(closure), **fields)
+
+
 def broadcast_tangent(tangent, primal):
     """An operand's tangent term with the shape of the result `primal` it was broadcast into."""
     if is_zero(tangent) or np.shape(tangent) == np.shape(primal):

@@ -44,10 +44,24 @@ class ForwardGenerator(Generator):
         return self.dots[name]
 
     def tangent(self, node):
-        """The tangent of an operand: its `_dot` name, or zero for a constant or an inactive value."""
+        """The tangent of an operand: its `_dot` name, or zero for a constant or an inactive value. A local
+        closure's is made where it is used, one field per captured variable, from their tangents then."""
+        if isinstance(node, gast.Name) and node.id in self.closures:
+            return self.closure_tangent(node.id)
         if isinstance(node, gast.Name) and node.id in self.active:
             return name_node(self.dot(node.id))
         return self.zero_value()
+
+    def closure_tangent(self, closure, seen=()):
+        fields = []
+        for captured in sorted(self.captures.get(closure, ())):
+            if captured in self.closures and captured not in seen:
+                fields.append(gast.keyword(arg=captured, value=self.closure_tangent(captured, seen + (closure,))))
+            elif captured in self.active:
+                fields.append(gast.keyword(arg=captured, value=name_node(self.dot(captured))))
+        if not fields:
+            return self.zero_value()
+        return code.closure_tangent.expression(runtime=self.runtime, closure=closure, fields=fields)
 
     def zero_value(self):
         return gast.Attribute(value=name_node(self.runtime), attr="ZERO", ctx=gast.Load())
@@ -56,6 +70,7 @@ class ForwardGenerator(Generator):
 
     def generate(self, name):
         """The text of `<name>_pushforward`, with the user line of each generated line."""
+        self.check_closures()
         for active_name in sorted(self.active | set(self.inputs)):
             self.dot(active_name)
         tangents = self.namer.fresh("tangents")
@@ -113,8 +128,8 @@ class ForwardGenerator(Generator):
             lines.append(placed(gast.While(test=node.test, body=self.block(node.body), orelse=[]), line))
         elif isinstance(node, gast.FunctionDef):
             self.check_defaults(node, node)
-            if node.name in self.active or node.name in self.closures and self.reached(node.name) & self.varying:
-                raise self.unsupported(node, "a local function that reads differentiated values")
+            if node.name in self.active and node.name not in self.closures:
+                raise self.unsupported(node, "a function defined where a differentiated value is also assigned to its name")
             lines.append(node)
         else:
             lines.append(node)
@@ -141,7 +156,11 @@ class ForwardGenerator(Generator):
                 lines.append(assigned(target, value, line))
             return
         if isinstance(value, gast.Lambda):
-            raise self.unsupported(value, "a lambda that reads differentiated values")
+            self.check_defaults(value, value)
+            if target not in self.closures:
+                raise self.unsupported(value, "a lambda assigned to a name that also holds other values")
+            lines.append(assigned(target, value, line))  # its tangent is made where it is used
+            return
         site = self.operation_site(value)
         if site is not None and site.kind is Kind.INLINE and site.templates is not None:
             self.inline(target, value, site, lines, line)
@@ -151,6 +170,8 @@ class ForwardGenerator(Generator):
             self.pushed(target, value, site, lines, line)
         elif site is not None and site.kind is Kind.METHOD:
             self.method(target, value, lines, line)
+        elif site is not None and site.kind is Kind.CALL:
+            self.python_call(target, value, lines, line)
         elif site is not None:
             if site.kind is Kind.NO_RULE:
                 raise self.origin.error(NoRuleError, f"{site.text} has no derivative rule and no Python source to differentiate",
@@ -231,6 +252,17 @@ class ForwardGenerator(Generator):
                                     arguments=gast.Tuple(elts=arguments, ctx=gast.Load()),
                                     tangents=gast.Tuple(elts=[self.tangent(a) for a in arguments], ctx=gast.Load()),
                                     keywords=keywords)
+
+    def python_call(self, target, value, lines, line):
+        """`t, t_dot = dispatch.push(f, f_dot, (a,), (a_dot,), {'k': v_dot}, k=v)`: a Python callable through its
+        own pushforward (or a rule found when it runs)."""
+        arguments, keywords = call_parts(value)
+        keyword_tangents = gast.Dict(keys=[constant(k.arg) for k in keywords], values=[self.tangent(k.value) for k in keywords])
+        lines += code.python_pushed(line, value=target, tangent=self.dot(target), dispatch=self.dispatch, function=value.func,
+                                    function_tangent=self.tangent(value.func),
+                                    arguments=gast.Tuple(elts=arguments, ctx=gast.Load()),
+                                    tangents=gast.Tuple(elts=[self.tangent(a) for a in arguments], ctx=gast.Load()),
+                                    keyword_tangents=keyword_tangents, keywords=keywords)
 
     def store(self, target, value, lines, line):
         """`c[k] = v` (or `c.k = v`): entry k of c's tangent becomes v's tangent."""

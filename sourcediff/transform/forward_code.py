@@ -23,6 +23,16 @@ def method_pushed(value, tangent, dispatch, receiver, receiver_tangent, method, 
 
 
 @Template
+def python_pushed(value, tangent, dispatch, function, function_tangent, arguments, tangents, keyword_tangents, keywords):
+    value, tangent = dispatch.push(function, function_tangent, arguments, tangents, keyword_tangents, **keywords)
+
+
+@Template
+def closure_tangent(runtime, closure, fields):
+    runtime.closure_tangent(closure, **fields)
+
+
+@Template
 def component(runtime, tangent, key):
     runtime.component(tangent, key)
 

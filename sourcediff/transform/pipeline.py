@@ -344,18 +344,22 @@ def forward_derivative(function, scalar_inputs=(), real_inputs=(), inactive_inpu
                       lambda: _guarded(function, lambda: build_forward(function, scalar_inputs, real_inputs, inactive_inputs)))
 
 
-def run_pushforward(function, args, kwargs, tangents):
+def run_pushforward(function, args, kwargs, tangents, keyword_tangents=None, cell_tangents=None):
     """`(derivative, outputs, output tangents)` of a call of `function` with one tangent per positional argument
-    in `tangents` (keyword arguments and captured variables get none)."""
-    inactive = frozenset(kwargs) if kwargs else frozenset()
+    in `tangents` (and per keyword argument in `keyword_tangents`, per captured variable in `cell_tangents`;
+    the others get none)."""
+    keyword_tangents, cell_tangents = keyword_tangents or {}, cell_tangents or {}
+    inactive = frozenset(k for k in kwargs if runtime.is_zero(keyword_tangents.get(k))) if kwargs else frozenset()
     scalar_inputs, real_inputs = input_kinds(function, args, kwargs)
     entry = forward_derivative(function, scalar_inputs, real_inputs, inactive)
     cells = [_cell_value(c) for c in function.__closure__] if entry.free_names else []
     code = function.__code__
-    by_name = dict(zip(code.co_varnames, tangents))
+    by_name = dict(zip(code.co_varnames[: code.co_argcount], tangents))
     if len(args) > code.co_argcount and code.co_flags & 0x04:
         by_name[code.co_varnames[code.co_argcount + code.co_kwonlyargcount]] = tuple(tangents[code.co_argcount:])
-    inputs = tuple(by_name.get(name, runtime.ZERO) if name not in entry.free_names else runtime.ZERO for name in entry.inputs)
+    by_name.update(keyword_tangents)
+    by_name.update(cell_tangents)
+    inputs = tuple(by_name.get(name, runtime.ZERO) for name in entry.inputs)
     outputs, output_tangents = entry.forward_for(function)(inputs, *cells, *args, **kwargs)
     return entry, outputs, output_tangents
 

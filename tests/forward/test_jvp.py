@@ -129,7 +129,7 @@ def test_most_of_the_corpus_runs_in_forward_mode():
             done += 1
         except sd.SourceDiffError:
             pass
-    assert done >= len(CORPUS) // 2, f"forward mode differentiated only {done} of {len(CORPUS)} corpus functions"
+    assert done >= 150, f"forward mode differentiated only {done} of {len(CORPUS)} corpus functions"
 
 
 def array_methods(x):
@@ -156,3 +156,22 @@ def test_what_forward_mode_does_not_cover_yet_is_refused_at_the_users_line():
         sd.jvp(appends, (1.0,), (1.0,))
     assert error.value.line == appends.__code__.co_firstlineno + 2
     assert "out.append(x * 2.0)" in str(error.value)
+
+
+def _scaled_sum(v, k=1.0):
+    return np.sum(v * k)
+
+
+def calls_and_closures(x, w):
+    t = x * 2.0
+
+    def inner(z):
+        return z * t
+
+    scale = lambda z: z + w  # noqa: E731
+    return inner(x) + _scaled_sum(np.array([x, w]), k=x) + scale(t)
+
+
+def test_calls_of_python_functions_and_closures():
+    _, y_dot = sd.jvp(calls_and_closures, (0.7, -1.3), (1.0, 0.5))
+    np.testing.assert_allclose(y_dot, _along(calls_and_closures, (0.7, -1.3), (1.0, 0.5)), rtol=RTOL, atol=ATOL)
