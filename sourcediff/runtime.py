@@ -178,10 +178,11 @@ def broadcast_tangent(tangent, primal):
 
 
 def _tangent_buffer(tangent, primal):
-    """A tangent of `primal` that the calling generated code may change in place: `tangent` itself when nothing but
-    its variable refers to it (counted in the caller's frame), else a copy; zeros for a zero tangent."""
+    """A tangent of `primal` that the generated code calling `stored_tangent` may change in place: `tangent` itself
+    when nothing but its variable refers to it (one frame more than `_OWNED` counts), else a copy; zeros for a
+    zero tangent."""
     if type(primal) is np.ndarray:
-        if type(tangent) is np.ndarray and sys.getrefcount(tangent) <= _OWNED + 2 and _own_memory(tangent) and \
+        if type(tangent) is np.ndarray and sys.getrefcount(tangent) <= _OWNED + 1 and _own_memory(tangent) and \
                 tangent.shape == primal.shape:
             return tangent
         kind = np.result_type(primal.dtype, np.float64) if primal.dtype.kind not in "fc" else primal.dtype

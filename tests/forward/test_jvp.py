@@ -66,11 +66,17 @@ CASES = [
     (scalar_loop, (0.7, 20)),
     (writes_into_a_copy_of_its_input, (np.array([1.0, 2.0, 3.0]),)),
     (broadcast_scalar_into_array, (1.5, np.ones(4))),
+    ("aliased_tangents", (np.array([1.0, 2.0, 3.0]),)),
 ]
 
 
-@pytest.mark.parametrize("function, args", CASES, ids=[f.__name__ + str(k) for k, (f, _) in enumerate(CASES)])
+def _case(function):
+    return globals()[function] if isinstance(function, str) else function
+
+
+@pytest.mark.parametrize("function, args", CASES, ids=[getattr(f, "__name__", f) + str(k) for k, (f, _) in enumerate(CASES)])
 def test_jvp_matches_finite_differences(function, args):
+    function = _case(function)
     rng = np.random.default_rng(0)
     tangents = [_direction(a, rng) for a in args]
     saved_args, saved_tangents = copy.deepcopy(args), copy.deepcopy(tangents)
@@ -175,3 +181,28 @@ def calls_and_closures(x, w):
 def test_calls_of_python_functions_and_closures():
     _, y_dot = sd.jvp(calls_and_closures, (0.7, -1.3), (1.0, 0.5))
     np.testing.assert_allclose(y_dot, _along(calls_and_closures, (0.7, -1.3), (1.0, 0.5)), rtol=RTOL, atol=ATOL)
+
+
+def test_a_stored_tangent_is_written_in_place_only_when_nothing_else_holds_it():
+    from sourcediff import runtime
+
+    def alone():
+        h, h_dot = np.zeros(3), np.zeros(3)
+        before = id(h_dot)
+        h_dot = runtime.stored_tangent(h_dot, h, 0, 1.0)
+        return id(h_dot) == before and h_dot[0] == 1.0
+
+    def shared():
+        h, h_dot = np.zeros(3), np.zeros(3)
+        g_dot = h_dot
+        h_dot = runtime.stored_tangent(h_dot, h, 0, 1.0)
+        return g_dot[0] == 0.0 and h_dot[0] == 1.0
+
+    assert alone() and shared()
+
+
+def aliased_tangents(x):
+    a = x * 2.0
+    b = a
+    a[0] = 5.0
+    return np.sum(b * b) + np.sum(a)
