@@ -158,6 +158,37 @@ def _call_updating_with_result_rrule(receiver, method, *args, **kwargs):
     return outputs, call_updating_pullback
 
 
+def _updating_frule(receiver, method, *args, **kwargs):
+    """`((result, receiver after), pushforward)` for a built-in container's method changing it (forward mode)."""
+    static = inspect.getattr_static(type(receiver), method, None)
+    rule = lookup(static) if _python_method(receiver, method) is None else None
+    if rule is None or rule.frule is None:
+        raise error_at_call_site(
+            UnsupportedSyntaxError, f"forward mode cannot differentiate {type(receiver).__name__}.{method} changing its "
+            "object yet", "Compute the new value and assign it instead, or use reverse mode.")
+    return rule.frule(receiver, *args, **kwargs)
+
+
+@register_frule(call_updating_with_result)
+def _call_updating_with_result_frule(receiver, method, *args, **kwargs):
+    outputs, pushforward = _updating_frule(receiver, method, *args, **kwargs)
+
+    def call_updating_pushforward(self_dot, receiver_dot, method_dot, *argument_dots):
+        return pushforward(NO_FIELDS, receiver_dot, *argument_dots)
+
+    return outputs, call_updating_pushforward
+
+
+@register_frule(call_updating)
+def _call_updating_frule(receiver, method, *args, **kwargs):
+    (_, after), pushforward = _updating_frule(receiver, method, *args, **kwargs)
+
+    def call_updating_pushforward(self_dot, receiver_dot, method_dot, *argument_dots):
+        return pushforward(NO_FIELDS, receiver_dot, *argument_dots)[1]
+
+    return after, call_updating_pushforward
+
+
 @register_rrule(call_updating, updates=True)
 def _call_updating_rrule(receiver, method, *args, **kwargs):
     (_, after), pullback = _updating_rrule(receiver, method, *args, **kwargs)

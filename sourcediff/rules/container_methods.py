@@ -3,13 +3,15 @@
 They follow the protocol of updating calls: `rule(obj, *args)` changes `obj` (which the generated
 code has made its own) and returns `((result, obj), pullback)`, where `pullback((result_bar, obj_bar))`
 gives `(NO_FIELDS, ∂obj before the call, ∂args...)`. A list's cotangent is a list with one entry
-per item, a dict's a dict of the keys that carry one.
+per item, a dict's a dict of the keys that carry one. The frules return `((result, obj), pushforward)`,
+`pushforward(NO_FIELDS, obj_dot, *arg_dots)` giving `(result_dot, obj_dot after)`: the same change
+applied to a copy of the tangent.
 """
 import numpy as np
 
 from .differentials import NO_FIELDS, ZERO, accumulate, extern, is_zero
 from .containers import regroup
-from .registry import register_rrule
+from .registry import register_frule, register_rrule
 
 
 def _entries(cotangent, length):
@@ -56,6 +58,31 @@ def _list_update(method, adjoint):
         list_method_pullback.__name__ = f"{method}_pullback"
         return (result, items), list_method_pullback
 
+    @register_frule(getattr(list, method))
+    def list_method_frule(items, *args):
+        position = items.index(args[0]) if method == "remove" else None
+        length = len(items)
+        result = getattr(items, method)(*args)
+        added = len(items) - length
+
+        def list_method_pushforward(self_dot, items_dot, *argument_dots):
+            entries = _entries(items_dot, length)
+            if method == "remove":
+                del entries[position]
+                return ZERO, entries
+            dots = list(argument_dots)
+            if method == "insert":
+                dots[0] = args[0]  # the position, not its tangent
+            elif method == "pop":
+                dots = list(args)
+            elif method == "extend":
+                dots = [_entries(dots[0], added)]
+            result_dot = getattr(entries, method)(*dots)
+            return (ZERO if result_dot is None else result_dot), entries
+
+        list_method_pushforward.__name__ = f"{method}_pushforward"
+        return (result, items), list_method_pushforward
+
     return list_method_rrule
 
 
@@ -87,6 +114,22 @@ def _dict_update_rrule(mapping, other=(), **keywords):
     return (None, mapping), update_pullback
 
 
+@register_frule(dict.update)
+def _dict_update_frule(mapping, other=(), **keywords):
+    new = dict(other, **keywords)
+    mapping.update(new)
+
+    def update_pushforward(self_dot, mapping_dot, other_dot=ZERO):
+        after = {} if is_zero(mapping_dot) else dict(extern(mapping_dot))
+        for key in new:
+            after.pop(key, None)
+        if isinstance(other, dict) and not is_zero(other_dot):
+            after.update({k: v for k, v in extern(other_dot).items() if k in new})
+        return ZERO, after
+
+    return (None, mapping), update_pushforward
+
+
 @register_rrule(dict.setdefault, updates=True)
 def _dict_setdefault_rrule(mapping, key, default=None):
     present = key in mapping
@@ -102,6 +145,20 @@ def _dict_setdefault_rrule(mapping, key, default=None):
         return NO_FIELDS, after_bar, ZERO, entry
 
     return (result, mapping), setdefault_pullback
+
+
+@register_frule(dict.setdefault)
+def _dict_setdefault_frule(mapping, key, default=None):
+    present = key in mapping
+    result = mapping.setdefault(key, default)
+
+    def setdefault_pushforward(self_dot, mapping_dot, key_dot=ZERO, default_dot=ZERO):
+        after = {} if is_zero(mapping_dot) else dict(extern(mapping_dot))
+        if not present:
+            after[key] = default_dot
+        return after.get(key, ZERO), after
+
+    return (result, mapping), setdefault_pushforward
 
 
 @register_rrule(dict.pop, updates=True)
@@ -120,6 +177,20 @@ def _dict_pop_rrule(mapping, key, *default):
     return (result, mapping), pop_pullback
 
 
+@register_frule(dict.pop)
+def _dict_pop_frule(mapping, key, *default):
+    present = key in mapping
+    result = mapping.pop(key, *default)
+
+    def pop_pushforward(self_dot, mapping_dot, key_dot=ZERO, *default_dots):
+        after = {} if is_zero(mapping_dot) else dict(extern(mapping_dot))
+        if present:
+            return after.pop(key, ZERO), after
+        return (default_dots[0] if default_dots else ZERO), after
+
+    return (result, mapping), pop_pushforward
+
+
 @register_rrule(np.ndarray.fill, updates=True)
 def _fill_rrule(array, value):
     array.fill(value)
@@ -132,3 +203,15 @@ def _fill_rrule(array, value):
         return NO_FIELDS, ZERO, value_bar
 
     return (None, array), fill_pullback
+
+
+@register_frule(np.ndarray.fill)
+def _fill_frule(array, value):
+    array.fill(value)
+
+    def fill_pushforward(self_dot, array_dot, value_dot):
+        after = np.zeros(array.shape, np.result_type(array.dtype, np.float64))
+        after[...] = 0 if is_zero(value_dot) else extern(value_dot)
+        return ZERO, after
+
+    return (None, array), fill_pushforward

@@ -147,7 +147,18 @@ def array_methods(x):
 def appends(x):
     out = []
     out.append(x * 2.0)
-    return out[0]
+    out.extend([x, 3.0])
+    out.insert(0, out.pop())
+    return out[0] + out[1] * out[2]
+
+
+def _product(a, b):
+    return a * b
+
+
+def spreads(x):
+    pair = [x, 2.0]
+    return _product(*pair)
 
 
 def test_array_methods_and_in_place_operators():
@@ -159,9 +170,14 @@ def test_array_methods_and_in_place_operators():
 
 def test_what_forward_mode_does_not_cover_yet_is_refused_at_the_users_line():
     with pytest.raises(sd.UnsupportedSyntaxError) as error:
-        sd.jvp(appends, (1.0,), (1.0,))
-    assert error.value.line == appends.__code__.co_firstlineno + 2
-    assert "out.append(x * 2.0)" in str(error.value)
+        sd.jvp(spreads, (1.0,), (1.0,))
+    assert error.value.line == spreads.__code__.co_firstlineno + 2
+    assert "return _product(*pair)" in str(error.value)
+
+
+def test_list_methods_change_the_tangent_as_they_change_the_list():
+    _, y_dot = sd.jvp(appends, (1.5,), (1.0,))
+    np.testing.assert_allclose(y_dot, _along(appends, (1.5,), (1.0,)), rtol=RTOL, atol=ATOL)
 
 
 def _scaled_sum(v, k=1.0):
