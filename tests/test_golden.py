@@ -13,14 +13,16 @@ HERE = pathlib.Path(__file__).parent / "golden"
 sys.path.insert(0, str(HERE))
 import functions  # noqa: E402
 
-NAMES = ["scalar_loop", "scalar_loop_floats", "branchy", "mlp_loss"]
-EXAMPLES = {"scalar_loop_floats": ("scalar_loop", (0.5, 1.2))}
+NAMES = ["scalar_loop", "scalar_loop_floats", "branchy", "mlp_loss",
+         "forward_scalar_loop_floats", "forward_branchy", "forward_mlp_loss"]
+EXAMPLES = {"scalar_loop_floats": ("scalar_loop", (0.5, 1.2)), "forward_scalar_loop_floats": ("scalar_loop", (0.5, 1.2))}
 
 
 def _dump(name):
-    function_name, example = EXAMPLES.get(name, (name, None))
+    mode = "forward" if name.startswith("forward_") else "reverse"
+    function_name, example = EXAMPLES.get(name, (name.removeprefix("forward_"), None))
     pipeline.refresh()
-    return sd.source(getattr(functions, function_name), example=example).replace(str(HERE), "<golden>")
+    return sd.source(getattr(functions, function_name), mode=mode, example=example).replace(str(HERE), "<golden>")
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -1,10 +1,12 @@
 """Differentiate a program with sourcediff and judge the result: `check(program) -> Result`.
 
 Outcomes:
-    pass       every check below held
+    pass       every check below held (and `sd.jvp` along a random direction agrees with the gradient,
+               or forward mode refused the program: the detail then says so)
     wrong      sourcediff returned without error but something is wrong: the primal value, an
                argument changed by the call, cotangents of the wrong type/shape/dtype, a pullback
-               that is not linear, or a cotangent that differs from finite differences
+               that is not linear, a cotangent that differs from finite differences, or a tangent
+               (`sd.jvp`) that differs from the checked gradient along its direction
     refused    sourcediff raised a `SourceDiffError` (an intended refusal, not an InternalError)
     crashed    sourcediff raised anything else (or an InternalError), or did not finish in time
     invalid    the program itself fails or returns an unusable value (a generator bug)
@@ -151,9 +153,35 @@ def _check(function, args, stage):
             if unreliable:
                 return Result("nonsmooth", unreliable, "nonsmooth")
             raise
+        stage[0] = "sd.jvp"
+        refused = _check_forward(function, saved, own)
+        if isinstance(refused, Result):
+            return refused
     except Mismatch as mismatch:
         return Result("wrong", mismatch.detail, mismatch.kind)
-    return Result("pass", f"{len(estimates)} partial derivatives checked")
+    return Result("pass", f"{len(estimates)} partial derivatives checked" + (f"; {refused}" if refused else ""))
+
+
+def _check_forward(function, args, names):
+    """`sd.jvp` along a random direction of the float64 arguments against the inner product of that direction
+    with the gradient (already checked against finite differences): None or a note when they agree or forward
+    mode refuses, a crashed Result, or a Mismatch."""
+    rng = np.random.default_rng(0)
+    directions = [rng.standard_normal(np.shape(a)) if (type(a) is float or isinstance(a, np.ndarray) and a.dtype == np.float64)
+                  else sd.Zero() for a in args]
+    if all(isinstance(d, sd.Zero) for d in directions):
+        return None
+    grads = sd.gradient(function, *programs.copy_value(args))
+    terms = [np.asarray(g, dtype=float) * d for g, d in zip(grads, directions) if not isinstance(d, sd.Zero) and g is not None]
+    expected = float(sum(np.sum(t) for t in terms))
+    scale = float(sum(np.sum(np.abs(t)) for t in terms))
+    result = _call(lambda: sd.jvp(function, programs.copy_value(args), directions), "sd.jvp", names)
+    if isinstance(result, Result):
+        return result if result.outcome != "refused" else "forward mode refused"
+    y_dot = float(np.real(result[1]))
+    if not np.isclose(y_dot, expected, rtol=1e-6, atol=1e-9 * (1.0 + scale)):
+        raise Mismatch("forward mismatch", f"sd.jvp gives {y_dot!r}, the gradient along the same direction {expected!r}")
+    return None
 
 
 def _parameter_names(function, count):
