@@ -27,7 +27,7 @@ import gast
 from ..errors import NoRuleError
 from . import forward_code as code
 from .codegen import assigned, placed, render
-from .generation import Generator, call_parts, definition_line, names_tuple, or_pass, parameter_names, scaled
+from .generation import Generator, call_parts, definition_line, names_tuple, parameter_names, scaled
 from .resolve import Kind
 from .syntax import constant, index_value, loaded_names, name as name_node
 from .templates import is_number
@@ -91,14 +91,7 @@ class ForwardGenerator(Generator):
     # Statements
 
     def block(self, statements):
-        lines, last_line = [], None
-        for node in statements:
-            line = getattr(node, "lineno", None)
-            if line != last_line and line is not None:
-                lines.append(self.comment(line))
-                last_line = line
-            self.statement(node, lines)
-        return or_pass(lines, last_line)
+        return self.commented(statements, self.statement)
 
     def statement(self, node, lines):
         line = getattr(node, "lineno", None)

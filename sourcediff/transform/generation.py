@@ -130,6 +130,18 @@ class Generator:
                 node, "a differentiated value written into an object that may be reached through a global",
                 "Build the result in a local array (for example a copy) and return it instead.")
 
+    def commented(self, statements, emit):
+        """What `emit(node, lines)` generates for each of `statements`, a comment naming each user line before its
+        code (`pass` where nothing is generated)."""
+        lines, last_line = [], None
+        for node in statements:
+            line = getattr(node, "lineno", None)
+            if line != last_line and line is not None:
+                lines.append(self.comment(line))
+                last_line = line
+            emit(node, lines)
+        return or_pass(lines, last_line)
+
     def comment(self, line):
         return Comment(line, self.origin.line_text(line) if self.origin else "")
 

@@ -180,22 +180,10 @@ class ReverseGenerator(Generator):
         yield
         self.namer.taken, self.reads = taken, reads
 
-    # Checks
-
-
     # Forward
 
-
     def forward_block(self, statements):
-        lines, last_line = [], None
-        for node in statements:
-            line = getattr(node, "lineno", None)
-            if line != last_line and line is not None:
-                lines.append(self.comment(line))
-                last_line = line
-            if not self.skipped(node):
-                self.forward_statement(node, lines)
-        return or_pass(lines, last_line)
+        return self.commented(statements, lambda node, lines: self.skipped(node) or self.forward_statement(node, lines))
 
     def push(self, name, lines, line):
         if name in self.tracked:
