@@ -296,8 +296,10 @@ def _identity_rule(function, samples):
     @register_frule(function)
     def copy_frule(value, *options):
         def copy_pushforward(self_dot, value_dot, *option_dots):
-            return value_dot
+            return value_dot  # (a tangent written into later is copied then, unless its variable alone holds it)
 
+        if sys.getrefcount(value) <= _OWNED and function is not own_resized and (_own_memory(value) or type(value) is list):
+            return value, copy_pushforward  # already the caller's own, as in copy_rrule
         return function(value, *options), copy_pushforward
 
 

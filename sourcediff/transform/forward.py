@@ -80,6 +80,9 @@ class ForwardGenerator(Generator):
         if any(n in self.active for n in self.inputs):
             target = gast.Tuple(elts=unpacked, ctx=gast.Store())
             body.append(placed(gast.Assign(targets=[target], value=name_node(tangents), type_comment=None), first))
+        captured = set().union(*self.captures.values()) & self.active - set(self.inputs) if self.captures else set()
+        for captured_name in sorted(captured):  # a closure's tangent may name a variable its closure does not read yet
+            body.append(assigned(self.dot(captured_name), self.zero_value(), first))
         body += self.block(self.body)
         outputs = names_tuple(self.outputs) if len(self.outputs) > 1 else name_node(self.result)
         dots = [self.tangent(name_node(n)) for n in self.outputs]

@@ -1269,6 +1269,16 @@ def enumerate_with_start_keyword(xs):
     return total
 
 
+def name_rebound_to_a_second_closure(v):
+    """Fuzz seed 2901609: `g` names two lambdas; the first call's closure tangent named a variable only the
+    second one reads, before it was assigned (forward mode)."""
+    g = lambda t: 0.25  # noqa: E731
+    s = g(1.0)
+    t = sum(v)
+    g = lambda e: t - s  # noqa: E731
+    return g(1.0)
+
+
 def float_stored_into_an_integer_array(x):
     """Fuzz seed 1600635: an integer array truncates what is written into it, so no derivative passes."""
     w = np.array([0, 0])
@@ -1446,4 +1456,5 @@ CORPUS = [
     Case(values_read_live_through_enumerate, ({"a": 1.0, "b": 2.0, "c": 0.5},)),
     Case(enumerate_with_start_keyword, ([0.5, -1.5, 2.0, 0.25],)),
     Case(float_stored_into_an_integer_array, (0.7,)),
+    Case(name_rebound_to_a_second_closure, (_vec(2),)),
 ]
