@@ -186,13 +186,10 @@ def _arrangement(entry, function, positional_count, keyword_names):
 
 def _construct(cls, args, kwargs, writes):
     """Constructing a namedtuple or dataclass: the cotangent of each argument is its field's."""
-    if issubclass(cls, tuple) and hasattr(cls, "_fields"):
-        fields = list(cls._fields)
-    elif dataclasses.is_dataclass(cls):
-        fields = [f.name for f in dataclasses.fields(cls) if f.init]
-    elif isinstance(cls.__init__, types.FunctionType) and cls.__new__ is object.__new__:
+    fields = _constructor_fields(cls)
+    if fields is None and isinstance(cls.__init__, types.FunctionType) and cls.__new__ is object.__new__:
         return _construct_with_init(cls, args, kwargs, writes)
-    else:
+    if fields is None:
         return None
     y = cls(*args, **kwargs)
     names = fields[: len(args)] + list(kwargs)
@@ -206,6 +203,15 @@ def _construct(cls, args, kwargs, writes):
 
     values = (y,) + tuple(args[p] if isinstance(p, int) else kwargs[p] for p in writes) if writes else y
     return values, constructor_pullback
+
+
+def _constructor_fields(cls):
+    """The fields a namedtuple's or dataclass's constructor takes, in order (None for another class)."""
+    if issubclass(cls, tuple) and hasattr(cls, "_fields"):
+        return list(cls._fields)
+    if dataclasses.is_dataclass(cls):
+        return [f.name for f in dataclasses.fields(cls) if f.init]
+    return None
 
 
 def _construct_with_init(cls, args, kwargs, writes):
@@ -260,11 +266,8 @@ def forward_call(function, function_dot, args, tangents, kwargs, keyword_tangent
 
 def _construct_forward(cls, args, tangents, kwargs, keyword_tangents):
     """Constructing a namedtuple or dataclass: its tangent has the arguments' tangents as fields."""
-    if issubclass(cls, tuple) and hasattr(cls, "_fields"):
-        fields = list(cls._fields)
-    elif dataclasses.is_dataclass(cls):
-        fields = [f.name for f in dataclasses.fields(cls) if f.init]
-    else:
+    fields = _constructor_fields(cls)
+    if fields is None:
         return None
     y = cls(*args, **kwargs)
     given = {**dict(zip(fields, tangents)), **{k: keyword_tangents.get(k, ZERO) for k in kwargs}}

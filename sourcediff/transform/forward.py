@@ -30,7 +30,6 @@ from .codegen import assigned, placed, render
 from .generation import Generator, call_parts, definition_line, names_tuple, parameter_names, scaled
 from .resolve import Kind
 from .syntax import constant, index_value, loaded_names, name as name_node
-from .templates import is_number
 
 
 class ForwardGenerator(Generator):
@@ -62,9 +61,6 @@ class ForwardGenerator(Generator):
         if not fields:
             return self.zero_value()
         return code.closure_tangent.expression(runtime=self.runtime, closure=closure, fields=fields)
-
-    def zero_value(self):
-        return gast.Attribute(value=name_node(self.runtime), attr="ZERO", ctx=gast.Load())
 
     # Driver
 
@@ -201,14 +197,13 @@ class ForwardGenerator(Generator):
         if any(isinstance(a, gast.Name) and a.id == target for a in arguments):
             primal = self.namer.fresh(target)  # the partials read the operands as they were
         lines.append(assigned(primal, value, line))
-        arrays = [a for a in arguments if not is_number(a) and not (isinstance(a, gast.Name) and self.holds_a_scalar(a.id))]
         terms = []
         for argument, (parameters, template, module_globals) in zip(arguments, site.templates):
             if not self.is_active(argument):
                 continue
             partial = self.on_scalars(self.instantiate(template, parameters, arguments, primal, module_globals))
             term = scaled(self.dot(argument.id), partial)
-            if arrays and len(arguments) > 1 and arrays != [argument]:
+            if self.is_broadcast(argument, arguments):
                 term = code.broadcast.expression(runtime=self.runtime, tangent=term, primal=name_node(primal))
             terms.append(term)
         total = terms[0] if terms else self.zero_value()

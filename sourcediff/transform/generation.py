@@ -52,6 +52,15 @@ class Generator:
                                                     set(self.inputs) | set(self.assignments))}
         self.sites = {}
 
+    def zero_value(self):
+        return gast.Attribute(value=name_node(self.runtime), attr="ZERO", ctx=gast.Load())
+
+    def is_broadcast(self, argument, arguments):
+        """Whether the result of an elementwise operation on `arguments` may have another shape than `argument`:
+        an array operand beside others, unless all the others are scalars."""
+        arrays = [a for a in arguments if not is_number(a) and not (isinstance(a, gast.Name) and self.holds_a_scalar(a.id))]
+        return bool(arrays) and len(arguments) > 1 and arrays != [argument]
+
     def read(self, node):
         """An atom the generated code reads (a name, or a node)."""
         return name_node(node) if isinstance(node, str) else node

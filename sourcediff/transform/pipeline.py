@@ -186,25 +186,25 @@ def build(function, scalar_inputs, real_inputs=(), inactive_inputs=frozenset()):
     """Transform and compile the reverse-mode derivative of `function` (specialised on which inputs are
     real scalars and which float64 arrays, of which ndim, and on the inputs whose cotangents nobody
     wants: those `sd.gradient` and `sd.pullback` get by keyword)."""
-    built, analyses, resolution, bindings, bind = _analysed(function, scalar_inputs, real_inputs, inactive_inputs)
-    generator = ReverseGenerator(built.node, built.origin, built.namer, resolution.classify, analyses, bind)
-    name = built.node.name if built.node.name != "lambda" else "lambda_"
-    lines = generator.generate(name)
-    module_text, forward, pullback = _module(lines, [f"{name}_forward", f"{name}_pullback"], bindings, built, function)
-    written_list = [(parameter, position) for position, parameter in enumerate(getattr(built.node, "written", {}), start=1)]
-    return Derivative(forward, pullback, module_text, built.inputs, built.free, written_list, resolution.guards,
-                      function.__globals__)
+    return _generated(function, ReverseGenerator, ("forward", "pullback"), scalar_inputs, real_inputs, inactive_inputs)
 
 
 def build_forward(function, scalar_inputs, real_inputs=(), inactive_inputs=frozenset()):
     """Transform and compile the forward-mode derivative (pushforward) of `function`, specialised as `build`."""
+    return _generated(function, ForwardGenerator, ("pushforward",), scalar_inputs, real_inputs, inactive_inputs)
+
+
+def _generated(function, generator_class, suffixes, scalar_inputs, real_inputs, inactive_inputs):
+    """The `Derivative` whose functions `<name>_<suffix>` a generator of `generator_class` writes (a pullback
+    only in reverse mode)."""
     built, analyses, resolution, bindings, bind = _analysed(function, scalar_inputs, real_inputs, inactive_inputs)
-    generator = ForwardGenerator(built.node, built.origin, built.namer, resolution.classify, analyses, bind)
+    generator = generator_class(built.node, built.origin, built.namer, resolution.classify, analyses, bind)
     name = built.node.name if built.node.name != "lambda" else "lambda_"
     lines = generator.generate(name)
-    module_text, pushforward = _module(lines, [f"{name}_pushforward"], bindings, built, function)
+    module_text, *made = _module(lines, [f"{name}_{suffix}" for suffix in suffixes], bindings, built, function)
+    forward, pullback = made if len(made) == 2 else (made[0], None)
     written_list = [(parameter, position) for position, parameter in enumerate(getattr(built.node, "written", {}), start=1)]
-    return Derivative(pushforward, None, module_text, built.inputs, built.free, written_list, resolution.guards,
+    return Derivative(forward, pullback, module_text, built.inputs, built.free, written_list, resolution.guards,
                       function.__globals__)
 
 

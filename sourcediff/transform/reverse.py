@@ -44,7 +44,7 @@ from .generation import (COPIES, Generator, scaled, arguments_node, call_parts, 
 from .liveness import without_dead_zero_stores
 from .resolve import Kind
 from .syntax import constant, copied, index_value, loaded_names, name as name_node, structure
-from .templates import free_names, is_number, module_value
+from .templates import free_names, module_value
 
 CALLING = (Kind.RULE, Kind.CALL, Kind.METHOD, Kind.SPREAD)
 
@@ -169,9 +169,6 @@ class ReverseGenerator(Generator):
                 self.use(bar, end)
                 results.append(name_node(bar))
         return forward, reverse, results
-
-    def zero_value(self):
-        return gast.Attribute(value=name_node(self.runtime), attr="ZERO", ctx=gast.Load())
 
     @contextlib.contextmanager
     def scratch(self):
@@ -501,13 +498,12 @@ class ReverseGenerator(Generator):
                     for argument, expression in zip(arguments, expressions) if self.is_active(argument)]
         # operands of another shape than the result (broadcast arrays) get their cotangents summed back: all but
         # an array whose only fellow operands are scalars (the result has its shape)
-        arrays = [a for a in arguments if not is_number(a) and not (isinstance(a, gast.Name) and self.holds_a_scalar(a.id))]
         terms = []
         for argument, (parameters, template, module_globals) in zip(arguments, site.templates):
             if self.is_active(argument):
                 partial = self.on_scalars(self.reuse(self.instantiate(template, parameters, arguments, target, module_globals)))
                 term = scaled(bar, partial)
-                if arrays and len(arguments) > 1 and arrays != [argument]:
+                if self.is_broadcast(argument, arguments):
                     term = _unbroadcast(term, self.read(argument), self.runtime)
                 terms.append((argument.id, term))
         return terms
