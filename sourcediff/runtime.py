@@ -16,13 +16,15 @@ from .errors import UnsupportedSyntaxError, display_name
 from .rules.containers import regroup
 from .rules.differentials import NO_FIELDS, ZERO, InplaceableThunk, Tangent, accumulate, extern, is_zero
 from .rules import numpy_indexing
+from .rules.linear import jointly_linear_rule
 from .rules.projection import project, unbroadcast
+from .rules.numpy_reductions import all_axes, filled, spread_over
 from .rules.registry import Sample, lookup, non_differentiable, register_frule, register_rrule
 
 __all__ = ["ZERO", "accumulate", "project", "add_at_index", "component", "zero_at_index", "attribute_cotangent",
            "own", "rebind", "check_unshared", "unpack", "as_sequence", "checked_output", "restored"]
 
-GENERATED_CODE = set()
+GENERATED_CODE = {}  # code object of each generated function -> its (gast tree, Origin), so it can be transformed again
 
 
 # Cotangents of containers
@@ -243,9 +245,17 @@ def error_at_call_site(kind, problem, hint):
     where = {}
     if frame is not None:
         code = frame.f_code
-        where = dict(function=code.co_name.rsplit("_", 1)[0], filename=code.co_filename, line=frame.f_lineno,
+        where = dict(function=_user_name(code.co_name), filename=code.co_filename, line=frame.f_lineno,
                      code=linecache.getline(code.co_filename, frame.f_lineno))
     return kind(problem, **where, hint=hint)
+
+
+def _user_name(generated_name):
+    """The user's function a generated one was made from: `f` of `f_forward`, `f_pullback_pushforward`, ..."""
+    parts = generated_name.split("_")
+    while len(parts) > 1 and parts[-1] in ("forward", "pullback", "pushforward"):
+        parts.pop()
+    return "_".join(parts)
 
 
 # Objects changed in place (the effects pass)
@@ -596,6 +606,63 @@ def raised_by(traceback):
     return last
 
 
+def is_internal(function):
+    """Whether `function` is part of sourcediff itself (its helpers and rules are never transformed as user code)."""
+    module = getattr(function, "__module__", None) or ""
+    return module == __package__ or module.startswith(__package__ + ".")
+
+
 def _is_library(filename):
     return "site-packages" in filename or filename.startswith(sys.prefix) or filename.startswith(sys.base_prefix) \
         or filename.startswith("<")
+
+
+
+# Pullback code differentiated again (forward over reverse, reverse over reverse): the helpers it calls
+# are linear in the cotangents they take, and these are their adjoints
+
+def _at(y_bar, like, key):
+    """A cotangent shaped like the array `like`, holding `y_bar` at `key` and zeros elsewhere."""
+    result = np.zeros(np.shape(like), dtype=np.result_type(like, y_bar, 0.0))
+    result[key] = y_bar
+    return result
+
+
+def _spread_over_adjoint(y_bar, x, cotangent, axis, keepdims):
+    return ZERO, project(cotangent, np.sum(y_bar, axis=all_axes(x, axis), keepdims=keepdims)), ZERO, ZERO
+
+
+def _attribute_adjoint(y_bar, primal, attribute, value):
+    if isinstance(primal, (np.ndarray, np.generic, complex, float, int)):
+        return ZERO, ZERO, project(value, getattr(np.asarray(y_bar), attribute))
+    return ZERO, ZERO, component(y_bar, attribute)
+
+
+def _zero_at_index_copied(cotangent, key):
+    """`zero_at_index` on a copy of an array cotangent (never in place)."""
+    return zero_at_index(np.array(cotangent) if isinstance(cotangent, np.ndarray) else cotangent, key)
+
+
+def _samples(*args_lists):
+    return [Sample(tuple(args)) for args in args_lists]
+
+
+_vector, _matrix = np.array([0.5, -1.0, 2.0]), np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
+_PURE = {accumulate_into: accumulate, add_at_index: numpy_indexing.add_at_index, zero_at_index: _zero_at_index_copied}
+for _helper, _positions, _adjoint, _helper_samples in (
+        (accumulate_into, (0, 1), lambda y_bar, current, term: (y_bar, y_bar), _samples((_vector, _vector * 3))),
+        (unbroadcast_to, (0,), lambda y_bar, c, primal: (np.broadcast_to(y_bar, np.shape(c)).copy(), ZERO),
+         _samples((_matrix, _vector))),
+        (component, (0,), lambda y_bar, c, key: (_at(y_bar, c, key), ZERO), _samples((_vector, 1))),
+        (add_at_index, (0, 3), lambda y_bar, c, primal, index, value: (y_bar, ZERO, ZERO, y_bar[index]),
+         _samples((_vector, _vector, 2, 1.5))),
+        (stored_cotangent, (2,), lambda y_bar, container, value, c, key: (ZERO, ZERO, _at(y_bar, c, key), ZERO),
+         _samples((_vector, 1.5, _vector * 2, 0))),
+        (zero_at_index, (0,), lambda y_bar, c, key: (_zero_at_index_copied(y_bar, key), ZERO), _samples((_vector, 1))),
+        (attribute_cotangent, (2,), _attribute_adjoint, _samples((_matrix, "T", _matrix.T.copy()))),
+        (restored, (0,), lambda y_bar, stack: (list(component(y_bar, 0)) + [component(y_bar, 1)],),
+         _samples(([0.5, 1.5, -2.0],))),
+        (filled, (1,), lambda y_bar, x, value: (ZERO, project(value, np.sum(y_bar))), _samples((_matrix, 1.5))),
+        (spread_over, (1,), _spread_over_adjoint, _samples((_matrix, _vector, 0, False), (_matrix, 1.5, None, False)))):
+    jointly_linear_rule(_helper, _positions, _adjoint, samples=_helper_samples, pure=_PURE.get(_helper),
+                        updates=_helper in _PURE)

@@ -112,3 +112,45 @@ def linear_rule(f, adjoint, *, samples, apply=None):
 
         linear_pushforward.__name__ = linear_pushforward.__qualname__ = f"{name}_pushforward"
         return y, linear_pushforward
+
+
+
+def jointly_linear_rule(f, positions, adjoint, *, samples, pure=None, updates=False):
+    """Register both modes of `f`, a function linear in its arguments at `positions` taken together (the
+    others are shapes, keys or primals it reads): the pushforward is `f` itself with those arguments'
+    tangents, the pullback `(NO_FIELDS, *adjoint(ȳ, *args))`, one cotangent per argument (`ZERO` for the
+    others). The runtime's helpers for pullback code are such functions: their rules let forward (and
+    reverse) mode differentiate generated pullbacks again. `pure` computes `f` without changing an argument
+    in place, where `f` itself may (the rules never write into what they are given; `updates` declares
+    that `f` does, so the code calling it makes that argument its own first)."""
+    name = getattr(f, "__name__", "linear")
+    compute = pure or f
+
+    @register_rrule(f, samples=samples, updates=updates)
+    def jointly_linear_rrule(*args, **kwargs):
+        y = compute(*args, **kwargs)
+
+        @seeded_pullback(len(args))
+        def jointly_linear_pullback(y_bar):
+            return (NO_FIELDS,) + tuple(adjoint(y_bar, *args, **kwargs))
+
+        jointly_linear_pullback.__name__ = f"{name}_pullback"
+        return y, jointly_linear_pullback
+
+    @register_frule(f)
+    def jointly_linear_frule(*args, **kwargs):
+        y = compute(*args, **kwargs)
+
+        def jointly_linear_pushforward(self_dot, *arg_dots):
+            tangents = [extern(arg_dots[p]) if p < len(arg_dots) else ZERO for p in positions]
+            if all(_all_zero(t) for t in tangents):
+                return ZERO
+            called = list(args)
+            for position, tangent in zip(positions, tangents):
+                called[position] = tangent
+            return compute(*called, **kwargs)
+
+        jointly_linear_pushforward.__name__ = f"{name}_pushforward"
+        return y, jointly_linear_pushforward
+
+    return f

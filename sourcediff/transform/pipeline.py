@@ -33,7 +33,7 @@ from .resolve import Kind, Resolution, hashable, keyword_values, matching_specia
 from .forward import ForwardGenerator
 from .reverse import ReverseGenerator
 from .scalars import broadcast_ndim, matmul_ndim, real_ndims, scalars
-from .source import parse_function
+from .source import Origin, parse_function
 from .syntax import Namer, names_in, source
 
 SCALAR_TYPES = (float, int, np.float64)
@@ -99,6 +99,9 @@ def front(function, record=False):
     """Run the passes up to `effects` on `function` (recording each stage's text when `record`)."""
     node, origin = parse_function(function)
     free = list(function.__code__.co_freevars)
+    # generated code's captured variables are the objects its module was made with, which never change
+    constants = dict(zip(free, map(_cell_value, function.__closure__ or ()))) if function.__code__ in runtime.GENERATED_CODE else {}
+    free = [name for name in free if name not in constants]
     user_names = names_in(node)
     namer = Namer(user_names | BUILTIN_NAMES | set(free) | set(function.__globals__) | {"sourcediff_derivative"})
     texts = {"parse": source(node)} if record else {}
@@ -115,9 +118,11 @@ def front(function, record=False):
     parameters += [arguments.kwarg.id] if arguments.kwarg else []
     inputs = free + parameters
     bindings = {namer.helper(module): value for module, value in HELPER_MODULES.items()}
+    bindings.update(constants)
     local_names = set(inputs) | {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     resolution = Resolution(function.__globals__, bindings, local_names)
-    node = effects(node, namer, resolution, inputs, lambda callee: written_parameters(callee, resolution))
+    node = effects(node, namer, resolution, inputs,
+                   lambda callee: None if runtime.is_internal(callee) else written_parameters(callee, resolution))
     local_names |= {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     texts.update({"effects": source(node)} if record else {})
     return Front(node, origin, namer, free, inputs, resolution, user_names, texts)
@@ -306,7 +311,11 @@ def _compile(module_text, origins, origin, bindings, function):
     made = namespace["sourcediff_derivative"](*bindings.values())
     made = made if isinstance(made, tuple) else (made,)
     made = [types.FunctionType(f.__code__, function.__globals__, f.__name__, None, f.__closure__) for f in made]
-    runtime.GENERATED_CODE.update(f.__code__ for f in made)
+    definitions = {node.name: node for node in tree.body[0].body if isinstance(node, ast.FunctionDef)}
+    for made_function in made:
+        node = definitions[made_function.__name__]
+        generated_origin = Origin(f"{origin.name} ({made_function.__name__})", origin.filename, node.lineno)
+        runtime.GENERATED_CODE[made_function.__code__] = (node, generated_origin)
     return made
 
 
@@ -362,6 +371,13 @@ def run_pushforward(function, args, kwargs, tangents, keyword_tangents=None, cel
     inputs = tuple(by_name.get(name, runtime.ZERO) for name in entry.inputs)
     outputs, output_tangents = entry.forward_for(function)(inputs, *cells, *args, **kwargs)
     return entry, outputs, output_tangents
+
+
+def pushed_value(function, args, kwargs, tangents, keyword_tangents=None):
+    """`(value, tangent)` of a call of `function` in forward mode (without the new values of the arguments it
+    writes into, which forward mode's callers check on their own)."""
+    entry, outputs, output_tangents = run_pushforward(function, args, kwargs, tangents, keyword_tangents)
+    return (outputs[0], output_tangents[0]) if entry.written else (outputs, output_tangents)
 
 
 def _key(scalar_inputs, real_inputs, inactive_inputs):

@@ -289,8 +289,10 @@ class Resolution:
         if isinstance(node, gast.UnaryOp):
             return True
         if isinstance(node, gast.BinOp) and (not isinstance(node.op, (gast.Add, gast.Mult)) or any(
-                isinstance(o, gast.Constant) and isinstance(o.value, (float, complex)) for o in (node.left, node.right))):
-            return True
+                isinstance(o, gast.Constant) and isinstance(o.value, (float, complex)) for o in (node.left, node.right))
+                or isinstance(node.op, gast.Add) and any(isinstance(o, gast.Constant) and isinstance(o.value, int)
+                                                         for o in (node.left, node.right))):
+            return True  # (a list or tuple cannot be added to a number, though one can be multiplied by an int)
         if isinstance(node, (gast.Call, gast.BinOp)):
             if isinstance(node, gast.Call) and any(k.arg in ("out", "copy") for k in node.keywords):
                 return False  # writes into `out`, or may return its argument itself (np.array(x, copy=False))

@@ -49,7 +49,7 @@ def start_count(counter):
 
 @Template
 def count(counter):
-    counter += 1
+    counter = counter + 1
 
 
 @Template

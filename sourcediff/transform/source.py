@@ -12,6 +12,7 @@ import textwrap
 
 import gast
 
+from ..runtime import GENERATED_CODE
 from ..errors import SourceUnavailableError, UnsupportedSyntaxError, display_name
 
 
@@ -45,6 +46,10 @@ def _unavailable(function, why):
 def parse_function(function):
     """Return `(FunctionDef, Origin)` for a Python function or lambda."""
     code = function.__code__
+    generated = GENERATED_CODE.get(code)
+    if generated is not None:  # code sourcediff generated: its tree, positioned on the user's lines
+        node, origin = generated
+        return gast.ast_to_gast(node), origin
     if code.co_flags & (inspect.CO_GENERATOR | inspect.CO_ASYNC_GENERATOR | inspect.CO_COROUTINE):
         origin = Origin(function.__qualname__, code.co_filename, code.co_firstlineno)
         kind = "generator" if code.co_flags & inspect.CO_GENERATOR else "coroutine"
