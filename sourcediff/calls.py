@@ -13,6 +13,7 @@ import types
 from . import dispatch, runtime
 from .errors import UnsupportedSyntaxError, display_name
 from .rules.differentials import NO_FIELDS, ZERO, Tangent, accumulate, is_zero
+from .rules.registry import lookup
 from .transform import pipeline
 
 
@@ -134,14 +135,85 @@ def _pullback_for_call(entry, state, function, positional_count, keyword_names, 
     return function_pullback
 
 
+class CallPullback:
+    """The pullback of a call whose caller takes no argument's new value (those get no cotangent):
+    `(∂self, ∂args..., ∂kwarg values...)` from the cotangent of the call's value. An object rather than a
+    closure so that forward mode can push it: its tangent is a `Tangent` with the tangent of its `state`."""
+
+    __slots__ = ("arrange", "pullback", "state", "seeds", "__name__")
+
+    def __init__(self, arrange, pullback, state, output_count, name="call_pullback"):
+        self.arrange, self.pullback, self.state, self.seeds = arrange, pullback, state, (ZERO,) * output_count
+        self.__name__ = name
+
+    def __call__(self, y_bar):
+        return self.arrange(self.pullback(self.state, y_bar, *self.seeds))
+
+    def pushed(self, tangent, y_bar, y_bar_tangent):
+        """`(self(y_bar), its tangent)` along the tangents of `y_bar` and of this pullback's state."""
+        cotangents, cotangent_tangents = pipeline.pushed_value(
+            self.pullback, (self.state, y_bar) + self.seeds, {},
+            (runtime.component(tangent, "state"), y_bar_tangent) + self.seeds)
+        return self.arrange(cotangents), self.arrange(entries(cotangent_tangents, len(cotangents)))
+
+
+def entries(tangent, count):
+    """The tangent of a tuple of `count` entries, entry by entry (a zero one gives zeros)."""
+    return (ZERO,) * count if is_zero(tangent) else tangent
+
+
 def _seeded(arrange, pullback, state, output_count):
-    """The pullback of a call whose caller takes no argument's new value: those get no cotangent."""
-    seeds = (ZERO,) * output_count
+    return CallPullback(arrange, pullback, state, output_count)
 
-    def call_pullback(y_bar):
-        return arrange(pullback(state, y_bar, *seeds))
 
-    return call_pullback
+def pushed_forward_pass(function, function_tangent, args, tangents, kwargs, keyword_tangents=None):
+    """`(derivative, outputs, state, their tangents)`: the forward pass of the reverse-mode derivative of a
+    Python function pushed along the tangents of its arguments and of its captured variables (the fields
+    of `function_tangent`); keyword arguments without a tangent get no cotangent. The first half of
+    forward over reverse."""
+    keyword_tangents = keyword_tangents or {}
+    inactive = frozenset(k for k in kwargs if is_zero(keyword_tangents.get(k))) if kwargs else frozenset()
+    scalar_inputs, real_inputs = pipeline.input_kinds(function, args, kwargs)
+    entry = pipeline.derivative(function, scalar_inputs, real_inputs, inactive)
+    cells, cell_tangents = (), ()
+    if entry.free_names:
+        cells = tuple(pipeline._cell_value(c) for c in function.__closure__)
+        cell_tangents = tuple(runtime.component(function_tangent, name) for name in function.__code__.co_freevars)
+    (outputs, state), pair_tangent = pipeline.pushed_value(
+        entry.forward_for(function), cells + tuple(args), kwargs, cell_tangents + tuple(tangents), keyword_tangents)
+    outputs_tangent, state_tangent = (ZERO, ZERO) if is_zero(pair_tangent) else pair_tangent
+    return entry, outputs, state, outputs_tangent, state_tangent
+
+
+def push_call(function, function_tangent, args, tangents, kwargs, keyword_tangents):
+    """`((y, pullback), their tangents)` for `dispatch.call(function, *args, **kwargs)` pushed forward: the
+    generated reverse-mode code differentiated again, in forward mode (forward over reverse)."""
+    callee, arguments, argument_tangents = function, tuple(args), tuple(tangents)
+    if isinstance(function, types.MethodType):
+        callee, arguments, argument_tangents = function.__func__, (function.__self__,) + arguments, (ZERO,) + argument_tangents
+    if lookup(function) is not None or not isinstance(callee, types.FunctionType):
+        raise runtime.error_at_call_site(
+            UnsupportedSyntaxError, f"forward over reverse does not differentiate the call of {display_name(function)} "
+            "here yet (only calls of Python functions)", "Compute this derivative with reverse mode alone, or call the "
+            "function from a Python function of your own.")
+    entry, outputs, state, outputs_tangent, state_tangent = pushed_forward_pass(
+        callee, function_tangent, arguments, argument_tangents, kwargs, keyword_tangents)
+    if entry.written:
+        raise runtime.error_at_call_site(
+            UnsupportedSyntaxError, f"forward over reverse does not follow {display_name(function)}, which changes its "
+            "arguments in place, yet", f"Return the new values from {callee.__name__} instead.")
+    arrange = _arrangement(entry, callee, len(arguments), tuple(kwargs))
+    if callee is not function:
+        arrange = _receiver_first(arrange)
+    pullback = CallPullback(arrange, entry.pullback, state, 0, f"{callee.__name__}_pullback")
+    return (outputs, pullback), (outputs_tangent, Tangent(CallPullback, state=state_tangent))
+
+
+def _receiver_first(arrange):
+    def receiver_first(cotangents):
+        return tuple(arrange(cotangents)[1:])
+
+    return receiver_first
 
 
 def _arrangement(entry, function, positional_count, keyword_names):
@@ -233,6 +305,10 @@ def forward_call(function, function_dot, args, tangents, kwargs, keyword_tangent
     """`(y, y_dot)` for calling a transformable callable through its pushforward, or None if it has no Python
     source. `function_dot` is the callable's own tangent (a closure's captured variables, an object's fields).
     A callee that changes an argument in place is refused: forward mode does not follow that yet."""
+    if type(function) is CallPullback:
+        return function.pushed(function_dot, *args, *tangents)
+    if function is dispatch.call:
+        return push_call(args[0], tangents[0], args[1:], tangents[1:], kwargs, keyword_tangents)
     if isinstance(function, types.MethodType):
         if not is_zero(function_dot):
             raise runtime.error_at_call_site(
@@ -248,6 +324,13 @@ def forward_call(function, function_dot, args, tangents, kwargs, keyword_tangent
             return forward_call(call_method, ZERO, (function,) + tuple(args), (function_dot,) + tuple(tangents), kwargs,
                                 keyword_tangents)
         return None
+    if runtime.is_internal(function):
+        raise runtime.error_at_call_site(
+            UnsupportedSyntaxError, f"forward mode does not differentiate {display_name(function)}, a part of sourcediff "
+            "(forward over reverse reaches only the operations whose reverse rules the generated pullback inlines, "
+            "and calls of Python functions)",
+            "Pass float64 arrays or Python floats, so the reverse rules are inlined; sd.jacobian(lambda x: "
+            "sd.gradient(f, x)[0], x) computes the same second derivatives in reverse mode alone.")
     cells = {name: runtime.component(function_dot, name) for name in function.__code__.co_freevars}
     entry, outputs, output_tangents = pipeline.run_pushforward(function, args, kwargs, tangents, keyword_tangents, cells)
     if not entry.written:

@@ -1,0 +1,234 @@
+"""Mixed mode: Hessian-vector products and Hessians by forward over reverse, and Jacobians in either mode.
+
+Forward over reverse is the forward transformation applied to the generated reverse-mode code: the
+derivative `pipeline.derivative` built for a call (its forward pass and its pullback, both plain Python
+that sourcediff generated and keeps the tree of) is pushed forward along the tangents, so the tangent of
+the gradient comes out of one run of each. `sd.gradient` has rules of its own built on this, so a user's
+`sd.jvp(lambda x: sd.gradient(f, x)[0], (x,), (v,))` and a gradient of a function that calls
+`sd.gradient` work too.
+
+    >>> import sourcediff as sd
+    >>> sd.hvp(lambda x, y: x * x * y, (2.0, 3.0), (1.0, 0.0))
+    (6.0, 4.0)
+"""
+import types
+
+import numpy as np
+
+from . import calls, runtime
+from .api import _checked, _materialized, _name, _seed, gradient, jvp, materialize, pullback
+from .errors import NoRuleError, SourceDiffError
+from .rules.differentials import NO_FIELDS, ZERO, Tangent, extern, is_zero
+from .rules.registry import Sample, register_frule, register_rrule
+from .transform import pipeline
+
+
+def _python_callee(f, args, arg_tangents, caller):
+    """`(function, args, tangents)` with a bound method's object made its first argument."""
+    if isinstance(f, types.MethodType):
+        return f.__func__, (f.__self__,) + tuple(args), (ZERO,) + tuple(arg_tangents)
+    if not isinstance(f, types.FunctionType):
+        raise NoRuleError(f"{caller} differentiates the generated pullback of a Python function, and {_name(f)} is not one",
+                          hint="Pass a Python function (a def or a lambda) that calls it.")
+    return f, tuple(args), tuple(arg_tangents)
+
+
+def gradient_and_tangent(f, f_tangent, args, arg_tangents, kwargs, caller="sd.hvp"):
+    """`((∂self, ∂args...), (their tangents))` of the gradient of a real-scalar `f` at `args` pushed along
+    `arg_tangents` (and `f_tangent`, a closure's captured variables' tangents): one forward-mode run of the
+    forward pass of `f`'s reverse-mode derivative, then one of its pullback. Keyword arguments are constant."""
+    function, args, arg_tangents = _python_callee(f, args, arg_tangents, caller)
+    entry, outputs, state, _, state_tangent = calls.pushed_forward_pass(function, f_tangent, args, arg_tangents, kwargs)
+    y = outputs[0] if entry.written else outputs
+    seeds = (_seed(y, f),) + (ZERO,) * len(entry.written)
+    cotangents, cotangent_tangents = pipeline.pushed_value(
+        entry.pullback, (state,) + seeds, {}, (state_tangent,) + (ZERO,) * len(seeds))
+    arrange = calls._arrangement(entry, function, len(args), ())
+    arranged, arranged_tangents = arrange(cotangents), arrange(calls.entries(cotangent_tangents, len(cotangents)))
+    if function is not f:  # a bound method: its object is not one of the caller's arguments
+        arranged, arranged_tangents = arranged[:1] + arranged[2:], arranged_tangents[:1] + arranged_tangents[2:]
+    return arranged, arranged_tangents
+
+
+def _gradient_pushed(f, f_tangent, args, arg_tangents, kwargs, caller):
+    return pipeline.with_recursion_room(_checked, f, "forward", gradient_and_tangent, f, f_tangent, args, arg_tangents,
+                                        kwargs, caller)
+
+
+def hvp(f, primals, tangents, **kwargs):
+    """The Hessian of a real-scalar `f` at `primals` times `tangents`: one entry per positional argument,
+    shaped as its gradient entry, by forward over reverse. Keyword arguments are constant.
+
+        >>> hvp(lambda x: x ** 3, (2.0,), (1.0,))
+        (12.0,)
+    """
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise SourceDiffError(f"sd.hvp got {len(primals)} primals and {len(tangents)} tangents",
+                              hint="Pass one tangent per primal (a zero, such as 0.0, for the ones not to vary).")
+    tangents = tuple(ZERO if isinstance(t, (int, float)) and t == 0 and not isinstance(p, (int, float)) else t
+                     for p, t in zip(primals, tangents))
+    cotangents, cotangent_tangents = _gradient_pushed(f, ZERO, primals, tangents, kwargs, "sd.hvp")
+    gradients = _materialized(primals, cotangents)
+    return tuple(materialize(g, t) if g is not None else None for g, t in zip(gradients, cotangent_tangents[1:]))
+
+
+# The rules of `sd.gradient`: its pushforward is forward over reverse; its pullback too, since the
+# Hessian is symmetric (∂(∇f)ᵀ ȳ = H ȳ, and the captured variables' parts are the mixed partials).
+
+def _gradient_sample_function(x, y):
+    return np.sum(np.sin(x) * y) + np.sum(x * x * x)
+
+
+@register_frule(gradient, samples=[Sample((_gradient_sample_function, np.array([0.3, -1.2, 0.7]), 1.5))])
+def gradient_frule(f, *args, **kwargs):
+    grads = gradient(f, *args, **kwargs)
+
+    def gradient_pushforward(self_tangent, f_tangent, *arg_tangents):
+        _, tangents = _gradient_pushed(f, f_tangent, args, arg_tangents, kwargs, "the forward mode of sd.gradient")
+        return tuple(materialize(g, t) if g is not None else None for g, t in zip(grads, tangents[1:]))
+
+    return grads, gradient_pushforward
+
+
+@register_rrule(gradient, samples=[Sample((_gradient_sample_function, np.array([0.3, -1.2, 0.7]), 1.5))])
+def gradient_rrule(f, *args, **kwargs):
+    grads = gradient(f, *args, **kwargs)
+
+    def gradient_pullback(grads_bar):
+        grads_bar = extern(grads_bar)
+        entries = (ZERO,) * len(args) if is_zero(grads_bar) else tuple(extern(g) for g in grads_bar)
+        directions = tuple(ZERO if g is None else e for g, e in zip(grads, entries))
+        if all(is_zero(d) for d in directions):
+            return (NO_FIELDS, ZERO) + (ZERO,) * len(args)
+        _, tangents = _gradient_pushed(f, ZERO, args, directions, kwargs, "the reverse mode of sd.gradient")
+        f_bar = tangents[0] if isinstance(tangents[0], Tangent) else ZERO
+        return (NO_FIELDS, f_bar) + tuple(tangents[1:])
+
+    return grads, gradient_pullback
+
+
+# Jacobians and Hessians
+
+def _leaves(value):
+    """The float scalars and float arrays inside nested lists, tuples and dicts, in order."""
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+        return [leaf for item in value for leaf in _leaves(item)]
+    if isinstance(value, dict):
+        return [leaf for key in value for leaf in _leaves(value[key])]
+    return [value]
+
+
+def _rebuilt(structure, leaves):
+    """`structure` with its leaves replaced, in order, by `leaves` (an iterator)."""
+    if isinstance(structure, (list, tuple)) and not hasattr(structure, "_fields"):
+        return type(structure)(_rebuilt(item, leaves) for item in structure)
+    if isinstance(structure, dict):
+        return {key: _rebuilt(structure[key], leaves) for key in structure}
+    return next(leaves)
+
+
+def _is_real(leaf):
+    return isinstance(leaf, (float, np.floating)) and not isinstance(leaf, bool) or \
+        isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f"
+
+
+def _basis(structure, dtype_of=None):
+    """Each one-hot direction of the real leaves of `structure`, as `(leaf index, element index, direction)`."""
+    leaves = _leaves(structure)
+    zeros = [np.zeros_like(leaf) if isinstance(leaf, np.ndarray) else type(leaf)(0) if _is_real(leaf) else ZERO
+             for leaf in leaves]
+    for position, leaf in enumerate(leaves):
+        if not _is_real(leaf):
+            continue
+        for index in np.ndindex(np.shape(leaf)):
+            entry = np.zeros_like(leaf) if isinstance(leaf, np.ndarray) else None
+            if entry is None:
+                entry = type(leaf)(1)
+            else:
+                entry[index] = 1
+            direction = zeros[:position] + [entry] + zeros[position + 1:]
+            yield position, index, _rebuilt(structure, iter(direction))
+
+
+def _blocks(outputs, inputs):
+    """Empty Jacobian blocks: for each output leaf, for each input leaf, an array of shape out + in."""
+    return [[np.zeros(np.shape(y) + np.shape(x), dtype=np.result_type(y, x, 0.0)) if _is_real(x) and _is_real(y) else None
+             for x in inputs] for y in outputs]
+
+
+def _assembled(y, argument, blocks):
+    """The Jacobian of output `y` with respect to one argument: the output's structure of the argument's structure
+    of blocks (a float where both leaves are scalars)."""
+    outputs, inputs = _leaves(y), _leaves(argument)
+
+    def block(value, output, leaf):
+        return value.item() if value is not None and np.ndim(output) == 0 and np.ndim(leaf) == 0 else value
+
+    per_output = [_rebuilt(argument, iter([block(b, out, x) for b, x in zip(row, inputs)])) for row, out in zip(blocks, outputs)]
+    return _rebuilt(y, iter(per_output))
+
+
+def jacobian(f, *args, mode="reverse", **kwargs):
+    """The Jacobian of `f` at `args`: one entry per positional argument, each shaped `y.shape + x.shape` for an
+    array output `y` and argument `x` (nested outputs and arguments give the output's structure holding the
+    argument's structure of such blocks). `mode="forward"` pushes one tangent per input element through the
+    forward-mode code; `mode="reverse"` pulls one cotangent per output element back through one pullback.
+
+        >>> jacobian(lambda x: x * x, np.array([1.0, 2.0]))[0]
+        array([[2., 0.],
+               [0., 4.]])
+    """
+    if mode not in ("reverse", "forward"):
+        raise SourceDiffError(f"sd.jacobian has mode='reverse' or mode='forward', not mode={mode!r}")
+    if mode == "forward":
+        return _forward_jacobian(f, args, kwargs)
+    y, back = pullback(f, *args, **kwargs)
+    outputs = _leaves(y)
+    results = [_blocks(outputs, _leaves(a)) for a in args]
+    for output, index, direction in _basis(y):
+        for argument, found in enumerate(back(direction)):
+            for position, leaf in enumerate(_leaves(found) if found is not None else []):
+                block = results[argument][output][position]
+                if block is not None and leaf is not None:
+                    block[index] = leaf
+    return tuple(_assembled(y, a, r) for a, r in zip(args, results))
+
+
+def _forward_jacobian(f, args, kwargs):
+    zeros = tuple(ZERO for _ in args)
+    y = None
+    results = []
+    for argument, primal in enumerate(args):
+        blocks = None
+        for position, index, direction in _basis(primal):
+            y, y_dot = jvp(f, args, zeros[:argument] + (direction,) + zeros[argument + 1:], **kwargs)
+            if blocks is None:
+                blocks = _blocks(_leaves(y), _leaves(primal))
+            for output, leaf in enumerate(_leaves(y_dot)):
+                block = blocks[output][position]
+                if block is not None:
+                    block[(Ellipsis,) + index] = leaf
+        results.append(blocks)
+    if y is None:
+        y = f(*args, **kwargs)
+    return tuple(_assembled(y, a, r if r is not None else _blocks(_leaves(y), _leaves(a))) for a, r in zip(args, results))
+
+
+def hessian(f, x, **kwargs):
+    """The Hessian of a real-scalar `f` of one float or float array `x`, shaped `x.shape + x.shape`: one
+    Hessian-vector product (forward over reverse) per element of `x`.
+
+        >>> hessian(lambda x: np.sum(x ** 3), np.array([1.0, 2.0]))
+        array([[ 6.,  0.],
+               [ 0., 12.]])
+    """
+    if not _is_real(x):
+        raise SourceDiffError(f"sd.hessian needs a float or a float array, got {type(x).__name__}",
+                              hint="Pass the variable as a float64 array (np.asarray(x, dtype=float)).")
+    if np.ndim(x) == 0:
+        return hvp(f, (x,), (type(x)(1),), **kwargs)[0]
+    result = np.zeros(x.shape + x.shape, dtype=x.dtype)
+    for _, index, direction in _basis(x):
+        result[(Ellipsis,) + index] = hvp(f, (x,), (direction,), **kwargs)[0]
+    return result
