@@ -30,3 +30,10 @@ def test_quickstart_gradient_matches_finite_differences():
     expected = fd_vjp(lambda x, d: module.damped_oscillator(x, d, 50), (1.0, 0.3), 1.0)
     assert abs(grads[0] - expected[0]) < 1e-6 and abs(grads[1] - expected[1]) < 1e-6
     assert grads[2] is None
+
+
+def test_hessian_vector_product_example(capsys):
+    product, by_differences, through_hessian = runpy.run_path(str(EXAMPLES / "hessian_vector_product.py"))["main"]()
+    assert product == pytest.approx(by_differences, rel=1e-6, abs=1e-8)
+    assert product == pytest.approx(through_hessian, rel=1e-10, abs=1e-12)
+    assert "def loss_pushforward(tangents, weights, inputs, targets):" in capsys.readouterr().out
