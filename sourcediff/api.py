@@ -201,14 +201,19 @@ def jvp(f, primals, tangents, **kwargs):
         >>> jvp(lambda x, y: x * y, (2.0, 3.0), (1.0, 0.0))
         (6.0, 3.0)
     """
-    primals, tangents = tuple(primals), tuple(tangents)
-    if len(primals) != len(tangents):
-        raise SourceDiffError(f"sd.jvp got {len(primals)} primals and {len(tangents)} tangents",
-                              hint="Pass one tangent per primal (a zero, such as 0.0, for the ones not to vary).")
-    tangents = tuple(ZERO if isinstance(t, (int, float)) and t == 0 and not isinstance(p, (int, float)) else t
-                     for p, t in zip(primals, tangents))  # a number 0 for the tangent of an array or object
+    primals, tangents = paired_tangents(primals, tangents, "sd.jvp")
     y, y_dot = pipeline.with_recursion_room(_checked, f, "forward", _pushforward, f, primals, tangents, kwargs)
     return y, materialize(y, y_dot)
+
+
+def paired_tangents(primals, tangents, caller):
+    """`(primals, tangents)` as tuples of one tangent per primal, a number 0 for an array or object made `ZERO`."""
+    primals, tangents = tuple(primals), tuple(tangents)
+    if len(primals) != len(tangents):
+        raise SourceDiffError(f"{caller} got {len(primals)} primals and {len(tangents)} tangents",
+                              hint="Pass one tangent per primal (a zero, such as 0.0, for the ones not to vary).")
+    return primals, tuple(ZERO if isinstance(t, (int, float)) and t == 0 and not isinstance(p, (int, float)) else t
+                          for p, t in zip(primals, tangents))
 
 
 def _pushforward(f, primals, tangents, kwargs):

@@ -15,8 +15,8 @@ import types
 
 import numpy as np
 
-from . import calls, runtime
-from .api import _checked, _materialized, _name, _seed, gradient, jvp, materialize, pullback
+from . import calls
+from .api import _checked, _materialized, _name, _seed, gradient, jvp, materialize, paired_tangents, pullback
 from .errors import NoRuleError, SourceDiffError
 from .rules.differentials import NO_FIELDS, ZERO, Tangent, extern, is_zero
 from .rules.registry import Sample, register_frule, register_rrule
@@ -62,12 +62,7 @@ def hvp(f, primals, tangents, **kwargs):
         >>> hvp(lambda x: x ** 3, (2.0,), (1.0,))
         (12.0,)
     """
-    primals, tangents = tuple(primals), tuple(tangents)
-    if len(primals) != len(tangents):
-        raise SourceDiffError(f"sd.hvp got {len(primals)} primals and {len(tangents)} tangents",
-                              hint="Pass one tangent per primal (a zero, such as 0.0, for the ones not to vary).")
-    tangents = tuple(ZERO if isinstance(t, (int, float)) and t == 0 and not isinstance(p, (int, float)) else t
-                     for p, t in zip(primals, tangents))
+    primals, tangents = paired_tangents(primals, tangents, "sd.hvp")
     cotangents, cotangent_tangents = _gradient_pushed(f, ZERO, primals, tangents, kwargs, "sd.hvp")
     gradients = _materialized(primals, cotangents)
     return tuple(materialize(g, t) if g is not None else None for g, t in zip(gradients, cotangent_tangents[1:]))

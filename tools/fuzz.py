@@ -131,8 +131,12 @@ def main(argv=None):
                                       "OUT/<outcome>_<seed>.py")
     parser.add_argument("--top", type=int, default=20, help="rows of the table of failure kinds")
     parser.add_argument("--one", action="store_true", help="check and print the single program of --seed")
+    parser.add_argument("--hvp", action="store_true", help="also check sd.hvp against differences of the gradient "
+                        "(forward over reverse; several times slower)")
     parser.add_argument("--file", help="check a program file (with an `ARGS = ...` line) instead")
     args = parser.parse_args(argv)
+    if args.hvp:
+        os.environ["SOURCEDIFF_FUZZ_HVP"] = "1"  # (read by the checker, in the worker processes too)
 
     if args.one or args.file:
         if args.file:

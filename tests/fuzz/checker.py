@@ -157,6 +157,11 @@ def _check(function, args, stage):
         refused = _check_forward(function, saved, own)
         if isinstance(refused, Result):
             return refused
+        stage[0] = "sd.hvp"
+        hvp_refused = _check_hvp(function, saved, own) if os.environ.get("SOURCEDIFF_FUZZ_HVP") else None
+        if isinstance(hvp_refused, Result):
+            return hvp_refused
+        refused = "; ".join(note for note in (refused, hvp_refused) if note)
     except Mismatch as mismatch:
         return Result("wrong", mismatch.detail, mismatch.kind)
     return Result("pass", f"{len(estimates)} partial derivatives checked" + (f"; {refused}" if refused else ""))
@@ -181,6 +186,42 @@ def _check_forward(function, args, names):
     y_dot = float(np.real(result[1]))
     if not np.isclose(y_dot, expected, rtol=1e-6, atol=1e-9 * (1.0 + scale)):
         raise Mismatch("forward mismatch", f"sd.jvp gives {y_dot!r}, the gradient along the same direction {expected!r}")
+    return None
+
+
+def _is_float(value):
+    return type(value) is float or isinstance(value, np.ndarray) and value.dtype == np.float64
+
+
+def _check_hvp(function, args, names):
+    """`sd.hvp` along a random direction of the float64 arguments against central differences of the gradient
+    (already checked against finite differences) along it, at two steps: None or a note when they agree, forward
+    over reverse refuses, or the two steps disagree (the gradient is not smooth there), a crashed Result, or a
+    Mismatch."""
+    rng = np.random.default_rng(1)
+    directions = [rng.standard_normal(np.shape(a)) if _is_float(a) else sd.Zero() for a in args]
+    if all(isinstance(d, sd.Zero) for d in directions):
+        return None
+    result = _call(lambda: sd.hvp(function, programs.copy_value(args), directions), "sd.hvp", names)
+    if isinstance(result, Result):
+        return result if result.outcome != "refused" else "forward over reverse refused"
+    floats = [i for i, a in enumerate(args) if _is_float(a)]
+
+    def gradient_at(t):
+        shifted = [a + t * d if not isinstance(d, sd.Zero) else a for a, d in zip(programs.copy_value(args), directions)]
+        grads = sd.gradient(function, *shifted)
+        return np.concatenate([np.ravel(np.asarray(grads[i], dtype=float)) for i in floats])
+
+    try:
+        coarse, fine = ((gradient_at(h) - gradient_at(-h)) / (2 * h) for h in (1e-4, 1e-5))
+    except Exception:
+        return "hvp not checked (the gradient failed near the point)"
+    got = np.concatenate([np.ravel(np.asarray(result[i], dtype=float)) for i in floats])
+    atol = 1e-6 * (1.0 + float(np.max(np.abs(fine), initial=0.0)))
+    if not np.allclose(coarse, fine, rtol=1e-3, atol=atol):
+        return "hvp not checked (the gradient is not smooth here)"
+    if got.shape != fine.shape or not np.allclose(got, fine, rtol=1e-3, atol=atol):
+        raise Mismatch("hvp mismatch", f"sd.hvp gives {got!r}, differences of the gradient {fine!r}")
     return None
 
 
