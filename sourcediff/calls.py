@@ -50,7 +50,7 @@ def run_top_level(function, args, kwargs):
     entry, outputs, state = pipeline.run_forward(function, args, kwargs, keywords_inactive=True)
     arrange = _arrangement(entry, function, len(args), tuple(kwargs) if kwargs else ())
     # (not `_pullback_for_call`: no name to give a pullback only `sd.pullback` sees, on every call)
-    return outputs[0] if entry.written else outputs, _seeded(arrange, entry.pullback, state, len(entry.written))
+    return outputs[0] if entry.written else outputs, CallPullback(arrange, entry.pullback, state, len(entry.written))
 
 
 def _run(function, args, kwargs, writes, top_level=False):
@@ -111,7 +111,7 @@ def _pullback_for_call(entry, state, function, positional_count, keyword_names, 
     output_count = len(entry.written)
     pullback = entry.pullback
     if not writes:
-        function_pullback = _seeded(arrange, pullback, state, output_count)
+        function_pullback = CallPullback(arrange, pullback, state, output_count)
     else:
         def function_pullback(y_bar):
             if wanted and is_zero(y_bar):
@@ -162,17 +162,13 @@ def entries(tangent, count):
     return (ZERO,) * count if is_zero(tangent) else tangent
 
 
-def _seeded(arrange, pullback, state, output_count):
-    return CallPullback(arrange, pullback, state, output_count)
-
-
 def pushed_forward_pass(function, function_tangent, args, tangents, kwargs, keyword_tangents=None):
     """`(derivative, outputs, state, their tangents)`: the forward pass of the reverse-mode derivative of a
     Python function pushed along the tangents of its arguments and of its captured variables (the fields
     of `function_tangent`); keyword arguments without a tangent get no cotangent. The first half of
     forward over reverse."""
     keyword_tangents = keyword_tangents or {}
-    inactive = frozenset(k for k in kwargs if is_zero(keyword_tangents.get(k))) if kwargs else frozenset()
+    inactive = pipeline.untangented_keywords(kwargs, keyword_tangents)
     scalar_inputs, real_inputs = pipeline.input_kinds(function, args, kwargs)
     entry = pipeline.derivative(function, scalar_inputs, real_inputs, inactive)
     cells, cell_tangents = (), ()
@@ -181,16 +177,14 @@ def pushed_forward_pass(function, function_tangent, args, tangents, kwargs, keyw
         cell_tangents = tuple(runtime.component(function_tangent, name) for name in function.__code__.co_freevars)
     (outputs, state), pair_tangent = pipeline.pushed_value(
         entry.forward_for(function), cells + tuple(args), kwargs, cell_tangents + tuple(tangents), keyword_tangents)
-    outputs_tangent, state_tangent = (ZERO, ZERO) if is_zero(pair_tangent) else pair_tangent
+    outputs_tangent, state_tangent = entries(pair_tangent, 2)
     return entry, outputs, state, outputs_tangent, state_tangent
 
 
 def push_call(function, function_tangent, args, tangents, kwargs, keyword_tangents):
     """`((y, pullback), their tangents)` for `dispatch.call(function, *args, **kwargs)` pushed forward: the
     generated reverse-mode code differentiated again, in forward mode (forward over reverse)."""
-    callee, arguments, argument_tangents = function, tuple(args), tuple(tangents)
-    if isinstance(function, types.MethodType):
-        callee, arguments, argument_tangents = function.__func__, (function.__self__,) + arguments, (ZERO,) + argument_tangents
+    callee, arguments, argument_tangents = unbound(function, args, tangents)
     if lookup(function) is not None or not isinstance(callee, types.FunctionType):
         raise runtime.error_at_call_site(
             UnsupportedSyntaxError, f"forward over reverse does not differentiate the call of {display_name(function)} "
@@ -207,6 +201,14 @@ def push_call(function, function_tangent, args, tangents, kwargs, keyword_tangen
         arrange = _receiver_first(arrange)
     pullback = CallPullback(arrange, entry.pullback, state, 0, f"{callee.__name__}_pullback")
     return (outputs, pullback), (outputs_tangent, Tangent(CallPullback, state=state_tangent))
+
+
+def unbound(function, args, tangents):
+    """`(function, args, tangents)`, a bound method's function with its object (of zero tangent) made the first
+    argument."""
+    if isinstance(function, types.MethodType):
+        return function.__func__, (function.__self__,) + tuple(args), (ZERO,) + tuple(tangents)
+    return function, tuple(args), tuple(tangents)
 
 
 def _receiver_first(arrange):

@@ -25,12 +25,11 @@ from .transform import pipeline
 
 def _python_callee(f, args, arg_tangents, caller):
     """`(function, args, tangents)` with a bound method's object made its first argument."""
-    if isinstance(f, types.MethodType):
-        return f.__func__, (f.__self__,) + tuple(args), (ZERO,) + tuple(arg_tangents)
-    if not isinstance(f, types.FunctionType):
+    function, args, arg_tangents = calls.unbound(f, args, arg_tangents)
+    if not isinstance(function, types.FunctionType):
         raise NoRuleError(f"{caller} differentiates the generated pullback of a Python function, and {_name(f)} is not one",
                           hint="Pass a Python function (a def or a lambda) that calls it.")
-    return f, tuple(args), tuple(arg_tangents)
+    return function, args, arg_tangents
 
 
 def gradient_and_tangent(f, f_tangent, args, arg_tangents, kwargs, caller="sd.hvp"):
@@ -64,8 +63,12 @@ def hvp(f, primals, tangents, **kwargs):
     """
     primals, tangents = paired_tangents(primals, tangents, "sd.hvp")
     cotangents, cotangent_tangents = _gradient_pushed(f, ZERO, primals, tangents, kwargs, "sd.hvp")
-    gradients = _materialized(primals, cotangents)
-    return tuple(materialize(g, t) if g is not None else None for g, t in zip(gradients, cotangent_tangents[1:]))
+    return _gradient_tangents(_materialized(primals, cotangents), cotangent_tangents)
+
+
+def _gradient_tangents(gradients, tangents):
+    """The user-facing tangents of the entries of `sd.gradient`'s result, from `(∂self, ∂args...)` tangents."""
+    return tuple(materialize(g, t) if g is not None else None for g, t in zip(gradients, tangents[1:]))
 
 
 # The rules of `sd.gradient`: its pushforward is forward over reverse; its pullback too, since the
@@ -81,7 +84,7 @@ def gradient_frule(f, *args, **kwargs):
 
     def gradient_pushforward(self_tangent, f_tangent, *arg_tangents):
         _, tangents = _gradient_pushed(f, f_tangent, args, arg_tangents, kwargs, "the forward mode of sd.gradient")
-        return tuple(materialize(g, t) if g is not None else None for g, t in zip(grads, tangents[1:]))
+        return _gradient_tangents(grads, tangents)
 
     return grads, gradient_pushforward
 
@@ -128,7 +131,7 @@ def _is_real(leaf):
         isinstance(leaf, np.ndarray) and leaf.dtype.kind == "f"
 
 
-def _basis(structure, dtype_of=None):
+def _basis(structure):
     """Each one-hot direction of the real leaves of `structure`, as `(leaf index, element index, direction)`."""
     leaves = _leaves(structure)
     zeros = [np.zeros_like(leaf) if isinstance(leaf, np.ndarray) else type(leaf)(0) if _is_real(leaf) else ZERO
@@ -137,11 +140,11 @@ def _basis(structure, dtype_of=None):
         if not _is_real(leaf):
             continue
         for index in np.ndindex(np.shape(leaf)):
-            entry = np.zeros_like(leaf) if isinstance(leaf, np.ndarray) else None
-            if entry is None:
-                entry = type(leaf)(1)
-            else:
+            if isinstance(leaf, np.ndarray):
+                entry = np.zeros_like(leaf)
                 entry[index] = 1
+            else:
+                entry = type(leaf)(1)
             direction = zeros[:position] + [entry] + zeros[position + 1:]
             yield position, index, _rebuilt(structure, iter(direction))
 

@@ -358,7 +358,7 @@ def run_pushforward(function, args, kwargs, tangents, keyword_tangents=None, cel
     in `tangents` (and per keyword argument in `keyword_tangents`, per captured variable in `cell_tangents`;
     the others get none)."""
     keyword_tangents, cell_tangents = keyword_tangents or {}, cell_tangents or {}
-    inactive = frozenset(k for k in kwargs if runtime.is_zero(keyword_tangents.get(k))) if kwargs else frozenset()
+    inactive = untangented_keywords(kwargs, keyword_tangents)
     scalar_inputs, real_inputs = input_kinds(function, args, kwargs)
     entry = forward_derivative(function, scalar_inputs, real_inputs, inactive)
     cells = [_cell_value(c) for c in function.__closure__] if entry.free_names else []
@@ -371,6 +371,11 @@ def run_pushforward(function, args, kwargs, tangents, keyword_tangents=None, cel
     inputs = tuple(by_name.get(name, runtime.ZERO) for name in entry.inputs)
     outputs, output_tangents = entry.forward_for(function)(inputs, *cells, *args, **kwargs)
     return entry, outputs, output_tangents
+
+
+def untangented_keywords(kwargs, keyword_tangents):
+    """The keyword arguments of a call that get no tangent (a zero or none)."""
+    return frozenset(k for k in kwargs if runtime.is_zero(keyword_tangents.get(k))) if kwargs else frozenset()
 
 
 def pushed_value(function, args, kwargs, tangents, keyword_tangents=None):
