@@ -13,7 +13,7 @@ import gast
 
 import numpy as np
 
-from . import calls, runtime
+from . import batch, calls, runtime
 from .errors import InternalError, NonScalarOutputError, NoRuleError, SourceDiffError
 from .rules.differentials import NO_FIELDS, ZERO, Tangent, extern, is_zero
 from .rules.registry import lookup
@@ -219,7 +219,8 @@ def paired_tangents(primals, tangents, caller):
 def _pushforward(f, primals, tangents, kwargs):
     rule = lookup(f)
     if rule is not None and rule.frule is not None:
-        y, pushforward = rule.frule(*primals, **kwargs)
+        y, pushforward = batch.batched_frule(rule.frule, rule)(*primals, **kwargs) if batch.ACTIVE.get() else \
+            rule.frule(*primals, **kwargs)
         return y, pushforward(NO_FIELDS, *tangents)
     function = f.__func__ if isinstance(f, types.MethodType) else f
     if isinstance(f, types.MethodType):

@@ -162,13 +162,15 @@ def entries(tangent, count):
     return (ZERO,) * count if is_zero(tangent) else tangent
 
 
-def pushed_forward_pass(function, function_tangent, args, tangents, kwargs, keyword_tangents=None):
+def pushed_forward_pass(function, function_tangent, args, tangents, kwargs, keyword_tangents=None, constant_cells=False):
     """`(derivative, outputs, state, their tangents)`: the forward pass of the reverse-mode derivative of a
     Python function pushed along the tangents of its arguments and of its captured variables (the fields
-    of `function_tangent`); keyword arguments without a tangent get no cotangent. The first half of
-    forward over reverse."""
+    of `function_tangent`); keyword arguments without a tangent get no cotangent, nor, with `constant_cells`,
+    the captured variables. The first half of forward over reverse."""
     keyword_tangents = keyword_tangents or {}
     inactive = pipeline.untangented_keywords(kwargs, keyword_tangents)
+    if constant_cells and function.__code__.co_freevars:
+        inactive = inactive | frozenset(function.__code__.co_freevars)
     scalar_inputs, real_inputs = pipeline.input_kinds(function, args, kwargs)
     entry = pipeline.derivative(function, scalar_inputs, real_inputs, inactive)
     cells, cell_tangents = (), ()

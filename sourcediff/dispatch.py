@@ -107,11 +107,16 @@ def call_method(receiver, method, *args, **kwargs):
     return y, receiver_first(pullback, f"{method}_pullback")
 
 
+def method_rule(receiver, method):
+    """The rule of the function a method of `receiver` is (`np.ndarray.sum` for `x.sum`), or None."""
+    static = inspect.getattr_static(type(receiver), method, None)
+    return lookup(static) if not isinstance(receiver, (type, types.ModuleType)) and static is not None else None
+
+
 def push_method(receiver, receiver_dot, method, arguments, tangents, **kwargs):
     """`(receiver.method(*arguments, **kwargs), its tangent)` in forward mode, for a method whose function has
     a rule (`x.sum()`, `x.copy()`); keyword arguments get no tangent."""
-    static = inspect.getattr_static(type(receiver), method, None)
-    rule = lookup(static) if not isinstance(receiver, (type, types.ModuleType)) and static is not None else None
+    rule = method_rule(receiver, method)
     if rule is None or rule.frule is None:
         raise error_at_call_site(
             UnsupportedSyntaxError, f"forward mode cannot differentiate {type(receiver).__name__}.{method} yet",

@@ -11,12 +11,14 @@ the gradient comes out of one run of each. `sd.gradient` has rules of its own bu
     >>> sd.hvp(lambda x, y: x * x * y, (2.0, 3.0), (1.0, 0.0))
     (6.0, 4.0)
 """
+import contextlib
 import types
 
 import numpy as np
 
-from . import calls
+from . import batch, calls
 from .api import _checked, _materialized, _name, _seed, gradient, jvp, materialize, paired_tangents, pullback
+from .batch import BatchFallback
 from .errors import NoRuleError, SourceDiffError
 from .rules.differentials import NO_FIELDS, ZERO, Tangent, extern, is_zero
 from .rules.registry import Sample, register_frule, register_rrule
@@ -32,12 +34,14 @@ def _python_callee(f, args, arg_tangents, caller):
     return function, args, arg_tangents
 
 
-def gradient_and_tangent(f, f_tangent, args, arg_tangents, kwargs, caller="sd.hvp"):
+def gradient_and_tangent(f, f_tangent, args, arg_tangents, kwargs, caller="sd.hvp", self_wanted=True):
     """`((∂self, ∂args...), (their tangents))` of the gradient of a real-scalar `f` at `args` pushed along
     `arg_tangents` (and `f_tangent`, a closure's captured variables' tangents): one forward-mode run of the
-    forward pass of `f`'s reverse-mode derivative, then one of its pullback. Keyword arguments are constant."""
+    forward pass of `f`'s reverse-mode derivative, then one of its pullback. Keyword arguments are constant;
+    so are the captured variables when `self_wanted` is false and `f_tangent` zero (∂self is then zero)."""
     function, args, arg_tangents = _python_callee(f, args, arg_tangents, caller)
-    entry, outputs, state, _, state_tangent = calls.pushed_forward_pass(function, f_tangent, args, arg_tangents, kwargs)
+    entry, outputs, state, _, state_tangent = calls.pushed_forward_pass(
+        function, f_tangent, args, arg_tangents, kwargs, constant_cells=not self_wanted and is_zero(f_tangent))
     y = outputs[0] if entry.written else outputs
     seeds = (_seed(y, f),) + (ZERO,) * len(entry.written)
     cotangents, cotangent_tangents = pipeline.pushed_value(
@@ -49,9 +53,9 @@ def gradient_and_tangent(f, f_tangent, args, arg_tangents, kwargs, caller="sd.hv
     return arranged, arranged_tangents
 
 
-def _gradient_pushed(f, f_tangent, args, arg_tangents, kwargs, caller):
+def _gradient_pushed(f, f_tangent, args, arg_tangents, kwargs, caller, self_wanted=True):
     return pipeline.with_recursion_room(_checked, f, "forward", gradient_and_tangent, f, f_tangent, args, arg_tangents,
-                                        kwargs, caller)
+                                        kwargs, caller, self_wanted)
 
 
 def hvp(f, primals, tangents, **kwargs):
@@ -62,7 +66,7 @@ def hvp(f, primals, tangents, **kwargs):
         (12.0,)
     """
     primals, tangents = paired_tangents(primals, tangents, "sd.hvp")
-    cotangents, cotangent_tangents = _gradient_pushed(f, ZERO, primals, tangents, kwargs, "sd.hvp")
+    cotangents, cotangent_tangents = _gradient_pushed(f, ZERO, primals, tangents, kwargs, "sd.hvp", self_wanted=False)
     return _gradient_tangents(_materialized(primals, cotangents), cotangent_tangents)
 
 
@@ -194,6 +198,93 @@ def jacobian(f, *args, mode="reverse", **kwargs):
 
 
 def _forward_jacobian(f, args, kwargs):
+    """The forward-mode Jacobian: all the directions of one argument pushed as one batch of tangents, or one at a
+    time where the batched run reaches an operation that takes one tangent at a time."""
+    try:
+        with _batched():
+            return _batched_forward_jacobian(f, args, kwargs)
+    except Exception as error:
+        if not batch.fell_back(error):
+            raise
+    return _looped_forward_jacobian(f, args, kwargs)
+
+
+@contextlib.contextmanager
+def _batched():
+    token = batch.ACTIVE.set(True)
+    try:
+        yield
+    finally:
+        batch.ACTIVE.reset(token)
+
+
+def _batched_basis(structure):
+    """`(tangent, places)`: the tangent of `structure` that stacks the one-hot directions of all its real leaves
+    (a `Batch` per real leaf, a zero for the others), and each leaf's `(first row, count)` in the stack (None for
+    the others)."""
+    leaves = _leaves(structure)
+    sizes = [int(np.size(leaf)) if _is_real(leaf) else 0 for leaf in leaves]
+    total, first, tangents, places = sum(sizes), 0, [], []
+    for leaf, size in zip(leaves, sizes):
+        if not size:
+            tangents.append(ZERO)
+            places.append(None)
+            continue
+        stack = np.zeros((total, size), dtype=np.result_type(leaf, 0.0))
+        stack[first: first + size] = np.eye(size)
+        tangents.append(batch.Batch(stack.reshape((total,) + np.shape(leaf))))
+        places.append((first, size))
+        first += size
+    return _rebuilt(structure, iter(tangents)), places
+
+
+def _rows(tangent, total, shape):
+    """The `total` tangents of a leaf of `shape` that a batched run gave, stacked: `(total, *shape)`."""
+    if type(tangent) is batch.Batch:
+        return tangent.stack
+    if is_zero(tangent):
+        return np.zeros((total,) + tuple(shape))
+    if not isinstance(tangent, (np.ndarray, np.generic, float, int, complex)):
+        raise BatchFallback(f"a batched run gave a tangent of type {type(tangent).__name__}")
+    return np.broadcast_to(tangent, (total,) + tuple(shape))  # the same for every direction
+
+
+def _batched_forward_jacobian(f, args, kwargs):
+    zeros = tuple(ZERO for _ in args)
+    y = None
+    results = []
+    for argument, primal in enumerate(args):
+        direction, places = _batched_basis(primal)
+        if all(place is None for place in places):
+            results.append(None)
+            continue
+        total = sum(place[1] for place in places if place is not None)
+        y, y_dot = jvp(f, args, zeros[:argument] + (direction,) + zeros[argument + 1:], **kwargs)
+        inputs, outputs = _leaves(primal), _leaves(y)
+        blocks = _blocks(outputs, inputs)
+        for output, (leaf, tangent) in enumerate(zip(outputs, _leaves(_structured(y, y_dot)))):
+            if not any(block is not None for block in blocks[output]):
+                continue
+            rows = _rows(tangent, total, np.shape(leaf))
+            for position, place in enumerate(places):
+                block = blocks[output][position]
+                if block is not None:
+                    first, count = place
+                    block[...] = np.moveaxis(rows[first: first + count], 0, -1).reshape(block.shape)
+        results.append(blocks)
+    if y is None:
+        y = f(*args, **kwargs)
+    return tuple(_assembled(y, a, r if r is not None else _blocks(_leaves(y), _leaves(a))) for a, r in zip(args, results))
+
+
+def _structured(y, y_dot):
+    """The tangent `y_dot` of `y` with a zero spelled out as one zero per leaf."""
+    if not is_zero(y_dot):
+        return y_dot
+    return _rebuilt(y, iter([ZERO] * len(_leaves(y))))
+
+
+def _looped_forward_jacobian(f, args, kwargs):
     zeros = tuple(ZERO for _ in args)
     y = None
     results = []
@@ -214,8 +305,10 @@ def _forward_jacobian(f, args, kwargs):
 
 
 def hessian(f, x, **kwargs):
-    """The Hessian of a real-scalar `f` of one float or float array `x`, shaped `x.shape + x.shape`: one
-    Hessian-vector product (forward over reverse) per element of `x`.
+    """The Hessian of a real-scalar `f` of one float or float array `x`, shaped `x.shape + x.shape`, by forward
+    over reverse: every direction of `x` pushed as one batch of tangents (`sourcediff.batch`) through one run,
+    or one Hessian-vector product per element where the batched run reaches an operation that takes one
+    tangent at a time.
 
         >>> hessian(lambda x: np.sum(x ** 3), np.array([1.0, 2.0]))
         array([[ 6.,  0.],
@@ -226,6 +319,15 @@ def hessian(f, x, **kwargs):
                               hint="Pass the variable as a float64 array (np.asarray(x, dtype=float)).")
     if np.ndim(x) == 0:
         return hvp(f, (x,), (type(x)(1),), **kwargs)[0]
+    directions = batch.Batch(np.eye(x.size, dtype=x.dtype).reshape((x.size,) + x.shape))
+    try:
+        with _batched():
+            _, tangents = _gradient_pushed(f, ZERO, (x,), (directions,), kwargs, "sd.hessian", self_wanted=False)
+            rows = _rows(tangents[1], x.size, x.shape)
+        return np.moveaxis(rows, 0, -1).reshape(x.shape + x.shape).astype(x.dtype, copy=False)
+    except Exception as error:
+        if not batch.fell_back(error):
+            raise
     result = np.zeros(x.shape + x.shape, dtype=x.dtype)
     for _, index, direction in _basis(x):
         result[(Ellipsis,) + index] = hvp(f, (x,), (direction,), **kwargs)[0]

@@ -574,7 +574,7 @@ def _sequence_rules(function):
 
         return function(iterable, *options), sequence_pullback
 
-    @register_frule(function)
+    @register_frule(function, batch=True)
     def sequence_frule(iterable, *options):
         def sequence_pushforward(self_dot, iterable_dot, *option_dots):
             return ZERO if isinstance(iterable, (dict, set)) else iterable_dot
@@ -648,6 +648,7 @@ def _samples(*args_lists):
 
 
 _vector, _matrix = np.array([0.5, -1.0, 2.0]), np.array([[0.5, -1.0, 2.0], [1.5, 0.25, -0.75]])
+_BATCHED = {accumulate_into, unbroadcast_to, component, filled, spread_over, restored}  # (`sourcediff.batch`)
 _PURE = {accumulate_into: accumulate, add_at_index: numpy_indexing.add_at_index, zero_at_index: _zero_at_index_copied}
 for _helper, _positions, _adjoint, _helper_samples in (
         (accumulate_into, (0, 1), lambda y_bar, current, term: (y_bar, y_bar), _samples((_vector, _vector * 3))),
@@ -665,4 +666,4 @@ for _helper, _positions, _adjoint, _helper_samples in (
         (filled, (1,), lambda y_bar, x, value: (ZERO, project(value, np.sum(y_bar))), _samples((_matrix, 1.5))),
         (spread_over, (1,), _spread_over_adjoint, _samples((_matrix, _vector, 0, False), (_matrix, 1.5, None, False)))):
     jointly_linear_rule(_helper, _positions, _adjoint, samples=_helper_samples, pure=_PURE.get(_helper),
-                        updates=_helper in _PURE)
+                        updates=_helper in _PURE, batch=_helper in _BATCHED)

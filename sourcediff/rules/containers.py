@@ -98,7 +98,7 @@ def _sequence_rules(kind):
         sequence_pullback.__name__ = f"{name}_pullback"
         return y, sequence_pullback
 
-    @register_frule(kind)
+    @register_frule(kind, batch=True)
     def sequence_frule(iterable=()):
         y = kind(iterable)
 

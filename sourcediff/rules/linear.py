@@ -9,6 +9,7 @@ import functools
 
 import numpy as np
 
+from .. import batch as batches
 from .differentials import NO_FIELDS, ZERO, extern, is_zero
 from .projection import project
 from .registry import register_frule, register_rrule
@@ -70,10 +71,10 @@ def _dense(primal, tangent):
         return type(primal)(_dense(p, t) for p, t in zip(primal, entries))
     if is_zero(tangent):
         return np.zeros_like(primal, dtype=np.result_type(primal, 0.0))
-    return np.asarray(tangent) if isinstance(primal, np.ndarray) else tangent
+    return np.asarray(tangent) if isinstance(primal, np.ndarray) and type(tangent) is not batches.Batch else tangent
 
 
-def linear_rule(f, adjoint, *, samples, apply=None):
+def linear_rule(f, adjoint, *, samples, apply=None, batch=None):
     """Register both modes of `f`, a function linear in its first positional argument.
 
     The other arguments (shapes, axes, indices) are not differentiated: they get `ZERO`
@@ -82,7 +83,8 @@ def linear_rule(f, adjoint, *, samples, apply=None):
     arguments of `f` after the seed. The pushforward applies `f` itself to the tangent of `x` (a
     linear function maps tangents the way it maps values), with the `Zero()` entries of a
     container tangent filled in; `apply(ẋ, *args, **kwargs)` replaces `f` there where the
-    tangent needs other handling (it then receives `ẋ` as it is).
+    tangent needs other handling (it then receives `ẋ` as it is). The pushforward takes batches of tangents
+    (`register_frule`) unless `batch` is false; a method of `np.ndarray` never does.
     """
     name = getattr(f, "__name__", "linear")
 
@@ -98,7 +100,7 @@ def linear_rule(f, adjoint, *, samples, apply=None):
         linear_pullback.__name__ = linear_pullback.__qualname__ = f"{name}_pullback"
         return y, linear_pullback
 
-    @register_frule(f)
+    @register_frule(f, batch=batch is not False and not isinstance(f, type(np.ndarray.dot)))
     def linear_frule(x, *args, **kwargs):
         y = f(x, *args, **kwargs)
 
@@ -115,14 +117,15 @@ def linear_rule(f, adjoint, *, samples, apply=None):
 
 
 
-def jointly_linear_rule(f, positions, adjoint, *, samples, pure=None, updates=False):
+def jointly_linear_rule(f, positions, adjoint, *, samples, pure=None, updates=False, batch=False):
     """Register both modes of `f`, a function linear in its arguments at `positions` taken together (the
     others are shapes, keys or primals it reads): the pushforward is `f` itself with those arguments'
     tangents, the pullback `(NO_FIELDS, *adjoint(ȳ, *args))`, one cotangent per argument (`ZERO` for the
     others). The runtime's helpers for pullback code are such functions: their rules let forward (and
     reverse) mode differentiate generated pullbacks again. `pure` computes `f` without changing an argument
     in place, where `f` itself may (the rules never write into what they are given; `updates` declares
-    that `f` does, so the code calling it makes that argument its own first)."""
+    that `f` does, so the code calling it makes that argument its own first). `batch` declares that `f` (or
+    `pure`) computes on batches of tangents (see `register_frule`)."""
     name = getattr(f, "__name__", "linear")
     compute = pure or f
 
@@ -137,7 +140,7 @@ def jointly_linear_rule(f, positions, adjoint, *, samples, pure=None, updates=Fa
         jointly_linear_pullback.__name__ = f"{name}_pullback"
         return y, jointly_linear_pullback
 
-    @register_frule(f)
+    @register_frule(f, batch=batch)
     def jointly_linear_frule(*args, **kwargs):
         y = compute(*args, **kwargs)
 

@@ -36,7 +36,8 @@ def multilinear_frule(f, *, operand_positions=_all_positions):
     """
     name = getattr(f, "__name__", "product")
 
-    @register_frule(f)
+    # batches of tangents pass through NumPy's functions (a method such as `np.ndarray.dot` takes only arrays)
+    @register_frule(f, batch=not isinstance(f, type(np.ndarray.dot)))
     def multilinear_rule(*args, **kwargs):
         y = f(*args, **kwargs)
 

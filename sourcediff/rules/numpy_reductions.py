@@ -106,7 +106,7 @@ def filled(x, value):
         return ZERO
     value = extern(value)
     dtype = np.float64 if type(value) is float or type(value) is np.float64 else np.result_type(x, value)
-    return np.full(np.shape(x), value, dtype=dtype)
+    return np.broadcast_to(value, np.shape(x)).astype(dtype)  # (not np.full, which cannot fill with a batch of tangents)
 
 
 def spread_over(x, y_bar, axis, keepdims):
@@ -189,8 +189,8 @@ def array_mean_axis_rrule(x, *, axis, keepdims=False):
     return y, array_mean_axis_pullback
 
 
-@register_frule(np.sum)
-@register_frule(np.ndarray.sum)
+@register_frule(np.sum, batch=True)
+@register_frule(np.ndarray.sum, batch=True)
 def sum_frule(x, *args, **kwargs):
     y = np.sum(x, *args, **kwargs)
     _, axes, keepdims = reduction(SUM_PARAMETERS, x, args, kwargs)

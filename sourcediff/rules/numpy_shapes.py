@@ -257,8 +257,9 @@ linear_rule(np.vstack, vstack_adjoint, samples=[Sample(([V3, draw(3, 8)],)), Sam
 linear_rule(np.array, array_adjoint, samples=[
     Sample(([1.0, 2.0, 3.0],)), Sample(([[1.0, 2.0], [3.0, 4.0]],)), Sample(([V3, draw(3, 8)],)), Sample((M23,)),
     Sample(((1.0, 2.0),)), Sample(([V3],), {"ndmin": 3}),
-])
-linear_rule(np.asarray, array_adjoint, samples=[Sample(([1.0, 2.0, 3.0],)), Sample((M23,)), Sample(([V3, V3],))])
+], batch=False)  # (they convert: a batch of tangents goes through them one tangent at a time)
+linear_rule(np.asarray, array_adjoint, samples=[Sample(([1.0, 2.0, 3.0],)), Sample((M23,)), Sample(([V3, V3],))],
+            batch=False)
 
 
 # np.sort is linear only once the order is fixed: both modes follow the permutation np.argsort finds.

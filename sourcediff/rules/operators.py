@@ -118,7 +118,7 @@ def _register_sequence_aware(function, make_rules):
     rule = RULES[function]
     rrule, frule = make_rules(function, Rule(function, rule.rrule, rule.frule))
     register_rrule(function)(rrule)
-    register_frule(function)(frule)
+    register_frule(function, batch=True)(frule)  # (lists of tangents entry by entry, or the elementwise rule)
 
 
 _register_sequence_aware(operator.add, _concatenation_rule)

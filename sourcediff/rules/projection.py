@@ -8,6 +8,7 @@
 """
 import numpy as np
 
+from .. import batch
 from .differentials import ZERO, Thunk, is_zero
 
 
@@ -36,6 +37,8 @@ def project(primal, cotangent):
         return ZERO
     if isinstance(cotangent, Thunk):
         cotangent = cotangent.value()
+    if type(cotangent) is batch.Batch:
+        return batch.projected(primal, cotangent)
     kind = type(primal)
     if kind is float or kind is int:
         if type(cotangent) is float:

@@ -34,6 +34,7 @@ class Rule:
     inactive_arguments: tuple = ()
     updates: bool = False
     specialisations: tuple = ()
+    batch: bool = False  # the frule's pushforward takes `sourcediff.batch.Batch` tangents (see `register_frule`)
 
     def __setattr__(self, name, value):
         object.__setattr__(self, name, value)
@@ -131,9 +132,11 @@ def _update(f, **changes):
         return rule
 
 
-def _registrar(f, mode, samples, inactive_arguments=None, updates=False):
+def _registrar(f, mode, samples, inactive_arguments=None, updates=False, batch=None):
     def register(rule_function):
         changes = {mode: rule_function, "differentiable": True}
+        if batch is not None:
+            changes["batch"] = batch
         if updates:
             changes["updates"] = True
         if samples is not None:
@@ -176,12 +179,16 @@ def register_rrule(f, *, samples=None, inactive_arguments=None, updates=False, n
     return _registrar(f, "rrule", samples, inactive_arguments, updates)
 
 
-def register_frule(f, *, samples=None):
+def register_frule(f, *, samples=None, batch=False):
     """Decorator registering `rule(*args, **kwargs) -> (y, pushforward)` as the frule of `f`.
 
-    `pushforward(Δself, Δarg1, ...)` returns the differential of the output.
+    `pushforward(Δself, Δarg1, ...)` returns the differential of the output. With `batch=True` the
+    pushforward also takes a batch of tangents (`sourcediff.batch.Batch`, which `sd.jacobian` and
+    `sd.hessian` push in one run) and returns theirs: declare it only for pushforwards that use NumPy
+    operations on the tangents and never their type (`isinstance`, `np.asarray`); without it, batched
+    code calls the pushforward once per tangent.
     """
-    return _registrar(f, "frule", samples)
+    return _registrar(f, "frule", samples, batch=batch)
 
 
 def rrule(f, *args, **kwargs):
@@ -274,7 +281,7 @@ def scalar_rule(f, *partials, domain=(-2.0, 2.0), samples=None):
         elementwise_pushforward.__name__ = f"{name}_pushforward"
         return y, elementwise_pushforward
 
-    return _update(f, rrule=elementwise_rrule, frule=elementwise_frule, differentiable=True, partials=partials,
+    return _update(f, rrule=elementwise_rrule, frule=elementwise_frule, differentiable=True, partials=partials, batch=True,
                    samples=samples if samples is not None else ElementwiseDomain(f, arity, domain))
 
 

@@ -36,6 +36,7 @@ class ForwardGenerator(Generator):
     def __init__(self, function, origin, namer, classify, analyses, bind):
         super().__init__(function, origin, namer, classify, analyses, bind)
         self.dots = {}
+        self.rules = {}  # the name of each frule the code calls -> its rule (see `batch.batched_frule`)
 
     def dot(self, name):
         if name not in self.dots:
@@ -224,7 +225,9 @@ class ForwardGenerator(Generator):
                                     f"Register one with @sd.register_frule({site.text}), or use reverse mode.")
         arguments, keywords = call_parts(value)
         rule = re.sub(r"\W", "_", getattr(site.function, "__name__", "") or "primitive")
-        frule = name_node(self.bind(rule + "_frule", site.rule.frule))
+        frule_name = self.bind(rule + "_frule", site.rule.frule)
+        self.rules[frule_name] = site.rule
+        frule = name_node(frule_name)
         inactive = set(site.rule.inactive_arguments)
         dots = [self.zero_value() if position in inactive else self.tangent(a) for position, a in enumerate(arguments)]
         pushforward = self.namer.fresh(target + "_pushforward")

@@ -20,7 +20,7 @@ import types
 import gast
 import numpy as np
 
-from .. import dispatch, runtime
+from .. import batch, dispatch, runtime
 from ..errors import InternalError, SourceDiffError
 from .activity import activity, varying_names
 from .cache import DerivativeCache
@@ -63,6 +63,10 @@ class Derivative:
     global_names: dict
     defaults: tuple = (None, None, None)
     arrangements: dict = dataclasses.field(default_factory=dict)  # see calls._arrangement
+    remade: object = None  # the generated functions compiled again with other values of their bindings
+    bindings: dict = None  # the names the generated code binds -> their values
+    rules: dict = None  # the names of the frules it calls -> their rules
+    batched: object = None  # the forward function for batches of tangents, once made
 
     def forward_for(self, function):
         """The forward function with `function`'s current default values (bound at call time)."""
@@ -71,11 +75,26 @@ class Derivative:
             return bound
         if not function.__defaults__ and not function.__kwdefaults__:
             return self.forward
-        bound = types.FunctionType(self.forward.__code__, self.forward.__globals__, self.forward.__name__,
-                                   function.__defaults__, self.forward.__closure__)
-        bound.__kwdefaults__ = function.__kwdefaults__
+        bound = _with_defaults(self.forward, function)
         self.defaults = (function.__defaults__, function.__kwdefaults__, bound)
         return bound
+
+    def batched_forward_for(self, function):
+        """The forward function run with batches of tangents (`sourcediff.batch`): the same code, compiled with
+        batch-aware helpers and rules."""
+        if self.batched is None:
+            self.batched = self.remade([batch.batched_binding(value, self.rules.get(name))
+                                        for name, value in self.bindings.items()])[0]
+        if not function.__defaults__ and not function.__kwdefaults__:
+            return self.batched
+        return _with_defaults(self.batched, function)
+
+
+def _with_defaults(generated, function):
+    bound = types.FunctionType(generated.__code__, generated.__globals__, generated.__name__, function.__defaults__,
+                               generated.__closure__)
+    bound.__kwdefaults__ = function.__kwdefaults__
+    return bound
 
 
 @dataclasses.dataclass
@@ -206,11 +225,11 @@ def _generated(function, generator_class, suffixes, scalar_inputs, real_inputs, 
     generator = generator_class(built.node, built.origin, built.namer, resolution.classify, analyses, bind)
     name = built.node.name if built.node.name != "lambda" else "lambda_"
     lines = generator.generate(name)
-    module_text, *made = _module(lines, [f"{name}_{suffix}" for suffix in suffixes], bindings, built, function)
+    module_text, made, remade, used = _module(lines, [f"{name}_{suffix}" for suffix in suffixes], bindings, built, function)
     forward, pullback = made if len(made) == 2 else (made[0], None)
     written_list = [(parameter, position) for position, parameter in enumerate(getattr(built.node, "written", {}), start=1)]
     return Derivative(forward, pullback, module_text, built.inputs, built.free, written_list, resolution.guards,
-                      function.__globals__)
+                      function.__globals__, remade=remade, bindings=used, rules=getattr(generator, "rules", {}))
 
 
 def _analysed(function, scalar_inputs, real_inputs, inactive_inputs):
@@ -282,14 +301,16 @@ def _analysed(function, scalar_inputs, real_inputs, inactive_inputs):
 
 
 def _module(lines, names, bindings, built, function):
-    """Compile the generated functions `names` (printed as `lines`): `(module text, *functions)`."""
+    """Compile the generated functions `names` (printed as `lines`): `(module text, functions, remade, bindings)`,
+    `remade(values)` compiling them again with other values of `bindings` (those the text uses)."""
     used = {n for text, _ in lines for n in _identifiers(text)}
     bindings = {n: v for n, v in bindings.items() if n in used}
     entries = [(f"def sourcediff_derivative({', '.join(bindings)}):", built.origin.first_line)]
     entries += [("    " + text if text else "", line) for text, line in lines]
     entries.append((f"    return {', '.join(names)}", lines[-1][1]))
     module_text = "\n".join(text for text, _ in entries) + "\n"
-    return (module_text, *_compile(module_text, [line for _, line in entries], built.origin, bindings, function))
+    made, remade = _compile(module_text, [line for _, line in entries], built.origin, bindings, function)
+    return module_text, made, remade, bindings
 
 
 def _identifiers(text):
@@ -308,15 +329,19 @@ def _compile(module_text, origins, origin, bindings, function):
     code = compile(tree, origin.filename, "exec")
     namespace = {}
     exec(code, namespace)
-    made = namespace["sourcediff_derivative"](*bindings.values())
-    made = made if isinstance(made, tuple) else (made,)
-    made = [types.FunctionType(f.__code__, function.__globals__, f.__name__, None, f.__closure__) for f in made]
+
+    def remade(values):
+        made = namespace["sourcediff_derivative"](*values)
+        made = made if isinstance(made, tuple) else (made,)
+        return [types.FunctionType(f.__code__, function.__globals__, f.__name__, None, f.__closure__) for f in made]
+
+    made = remade(bindings.values())
     definitions = {node.name: node for node in tree.body[0].body if isinstance(node, ast.FunctionDef)}
     for made_function in made:
         node = definitions[made_function.__name__]
         generated_origin = Origin(f"{origin.name} ({made_function.__name__})", origin.filename, node.lineno)
         runtime.GENERATED_CODE[made_function.__code__] = (node, generated_origin)
-    return made
+    return made, remade
 
 
 _cache = DerivativeCache()
@@ -369,7 +394,8 @@ def run_pushforward(function, args, kwargs, tangents, keyword_tangents=None, cel
     by_name.update(keyword_tangents)
     by_name.update(cell_tangents)
     inputs = tuple(by_name.get(name, runtime.ZERO) for name in entry.inputs)
-    outputs, output_tangents = entry.forward_for(function)(inputs, *cells, *args, **kwargs)
+    forward = entry.batched_forward_for(function) if batch.ACTIVE.get() else entry.forward_for(function)
+    outputs, output_tangents = forward(inputs, *cells, *args, **kwargs)
     return entry, outputs, output_tangents
 
 
