@@ -120,13 +120,14 @@ def real_ndims(function, real_inputs, real_call, captured=(), counting=True):
             if not isinstance(value.op, (gast.Add, gast.Sub, gast.Mult, gast.Div, gast.Pow)) or left == right == "int":
                 return None
             return broadcast_ndim([left, right])
-        if isinstance(value, gast.Subscript):
-            base, index = kind(value.value), kind(value.slice)
-            if base is PENDING and index in ("int", PENDING):
+        if isinstance(value, gast.Subscript):  # basic indexing of a float64 array: a float64 array or scalar
+            base, index = kind(value.value), _basic_index(value.slice, kind)
+            if index is None or base in (None, "int", 0):
+                return None
+            if base is PENDING or index is PENDING:
                 return PENDING
-            if index == "int" and base not in (None, "int", 0):
-                return UNKNOWN if base is UNKNOWN else base - 1
-            return None
+            consumed, removed = index
+            return UNKNOWN if base is UNKNOWN else base - removed if consumed <= base else None
         if isinstance(value, gast.Attribute) and value.attr == "T":
             base = kind(value.value)
             return None if base == "int" else base
@@ -154,6 +155,32 @@ def real_ndims(function, real_inputs, real_call, captured=(), counting=True):
                 else:
                     candidates[target] = joined
     return {name: ndim for name, ndim in candidates.items() if ndim is not PENDING}
+
+
+def _basic_index(index, kind):
+    """`(axes consumed, axes removed)` by a basic index of integers, slices, `...` and `None` (PENDING if an
+    integer's kind is not known yet), or None for any other index."""
+    parts = index.elts if isinstance(index, gast.Tuple) else [index]
+    consumed = removed = 0
+    pending = False
+    for part in parts:
+        if isinstance(part, gast.Slice):
+            consumed += 1
+        elif isinstance(part, gast.Constant) and part.value is Ellipsis:
+            pass
+        elif isinstance(part, gast.Constant) and part.value is None:
+            removed -= 1
+        else:
+            found = kind(part)
+            if found is PENDING:
+                pending = True
+            elif found != "int":
+                return None
+            consumed += 1
+            removed += 1
+    if sum(isinstance(p, gast.Constant) and p.value is Ellipsis for p in parts) > 1:
+        return None
+    return PENDING if pending else (consumed, removed)
 
 
 def _counts(iterable):

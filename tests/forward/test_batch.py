@@ -261,3 +261,138 @@ def test_batch_aware_rules_include_the_arithmetic_forward_over_reverse_reaches()
     for f in (operator.add, operator.mul, operator.truediv, operator.neg, np.sin, np.exp, np.sum, np.matmul, operator.matmul,
               runtime.accumulate_into, runtime.unbroadcast_to, runtime.filled, runtime.unpack, tuple, list):
         assert RULES[f].batch, f
+
+
+# Whole programs: the corpus, batched against one tangent at a time
+
+def _corpus():
+    from ..corpus.functions import CORPUS
+
+    return CORPUS
+
+
+def _directions(args, seed):
+    from .test_jvp import _direction
+
+    rng = np.random.default_rng(seed)
+    return [[_direction(a, rng) for a in args] for _ in range(SIZE)]
+
+
+def _batched_tangents(tangent_sets):
+    return [batch._stacked([tangents[k] for tangents in tangent_sets]) for k in range(len(tangent_sets[0]))]
+
+
+@pytest.mark.parametrize("case", _corpus(), ids=[case.name for case in _corpus()])
+def test_corpus_jvp_of_a_batch_is_each_tangents_jvp(case):
+    """A batch of tangents pushed through the generated forward code gives each tangent's jvp, or falls back
+    (a conversion of a tangent to one value); never another result."""
+    import copy
+
+    from sourcediff import mixed
+
+    tangent_sets = _directions(case.args, 3)
+    try:
+        expected = [sd.jvp(case.function, copy.deepcopy(case.args), tangents)[1] for tangents in tangent_sets]
+    except sd.SourceDiffError:
+        return
+    try:
+        with mixed._batched():
+            _, batched = sd.jvp(case.function, copy.deepcopy(case.args), _batched_tangents(tangent_sets))
+    except Exception as error:  # noqa: BLE001 (only a fallback may come out)
+        assert batch.fell_back(error), error
+        return
+    assert_per_tangent(batched, expected)
+
+
+@pytest.mark.parametrize("case", _corpus(), ids=[case.name for case in _corpus()])
+def test_corpus_hessian_vector_products_of_a_batch(case):
+    """Forward over reverse with a batch of tangents: each tangent's Hessian-vector product, or a fallback."""
+    import copy
+
+    from sourcediff import mixed
+
+    tangent_sets = _directions(case.args, 5)
+    try:
+        expected = [sd.hvp(case.function, copy.deepcopy(case.args), tangents) for tangents in tangent_sets]
+    except sd.SourceDiffError:
+        return
+    try:
+        with mixed._batched():
+            _, tangents = mixed._gradient_pushed(case.function, ZERO, tuple(copy.deepcopy(case.args)),
+                                                 tuple(_batched_tangents(tangent_sets)), {}, "test", self_wanted=False)
+    except Exception as error:  # noqa: BLE001
+        assert batch.fell_back(error), error
+        return
+    assert_per_tangent(tuple(b for b, a in zip(tangents[1:], case.args) if isinstance(a, (float, np.ndarray))),
+                       [tuple(p for p, a in zip(e, case.args) if isinstance(a, (float, np.ndarray))) for e in expected])
+
+
+# The batched entry points
+
+def _differences(f, x, step=1e-6):
+    """The Jacobian of `f` at `x` by central differences (error O(step²) for these smooth functions)."""
+    columns = []
+    for index in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[index] = step
+        columns.append((f(x + e) - f(x - e)) / (2 * step))
+    return np.stack(columns, axis=-1).reshape(np.shape(f(x)) + x.shape)
+
+
+def test_forward_jacobian_runs_the_function_once_for_every_direction(capsys):
+    def f(x):
+        print("ran")
+        return np.sin(x) * x[0] + np.cumsum(x) @ np.ones((4, 4))
+
+    x = np.array([0.3, -0.7, 1.1, 0.4])
+    (jacobian,) = sd.jacobian(f, x, mode="forward")
+    assert capsys.readouterr().out.count("ran") == 1
+    np.testing.assert_allclose(jacobian, _differences(f, x), rtol=1e-8, atol=1e-8)
+
+
+def test_hessian_runs_the_function_once_for_every_direction(capsys):
+    def f(x):
+        print("ran")
+        return np.sum(np.exp(x[:2] * x[1:]) * 2.0) + x[0] ** 3
+
+    x = np.array([0.3, -0.7, 0.5])
+    hessian = sd.hessian(f, x)
+    assert capsys.readouterr().out.count("ran") == 1
+    np.testing.assert_allclose(hessian, _differences(lambda u: sd.gradient(f, u)[0], x), rtol=1e-7, atol=1e-7)
+    np.testing.assert_array_equal(hessian, hessian.T)
+
+
+def scaled_sum(x):
+    return 2.0 * np.sum(x)
+
+
+def test_a_batch_that_meets_a_conversion_falls_back_to_one_direction_at_a_time(capsys):
+    def converting_frule(x):
+        def pushforward(self_dot, x_dot):
+            return 2.0 * float(np.sum(x_dot))  # a float of a batch: the batched run falls back
+
+        return scaled_sum(x), pushforward
+
+    def f(x):
+        print("ran")
+        return scaled_sum(x) * x
+
+    sd.register_frule(scaled_sum, batch=True)(converting_frule)  # (declared batch-aware, wrongly)
+    try:
+        x = np.array([0.5, -1.5, 2.0])
+        (jacobian,) = sd.jacobian(f, x, mode="forward")
+    finally:
+        del RULES[scaled_sum]
+    assert capsys.readouterr().out.count("ran") == 1 + x.size  # the batched run, then one per direction
+    np.testing.assert_allclose(jacobian, _differences(f, x), rtol=1e-8, atol=1e-8)
+
+
+def test_nested_outputs_and_several_arguments_in_one_batch():
+    def f(a, b):
+        return {"s": np.sum(a * b[0]), "v": (np.tanh(a) * b[1], b[0] * 2.0)}
+
+    a, b = np.array([0.2, -0.4, 0.9]), (1.3, np.array([0.5, -0.25, 2.0]))
+    forward, reverse = sd.jacobian(f, a, b, mode="forward"), sd.jacobian(f, a, b, mode="reverse")
+    for got, expected in zip(leaves(forward), leaves(reverse)):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(forward[0]["v"][0], _differences(lambda u: np.tanh(u) * b[1], a), rtol=1e-8)
