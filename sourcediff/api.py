@@ -73,7 +73,7 @@ def _forward(f, args, kwargs):
     """`(y, raw pullback)` for `f(*args, **kwargs)`: its rule, or its transformed source."""
     rule = lookup(f)
     if rule is not None and rule.rrule is not None:
-        return rule.rrule(*args, **kwargs)
+        return batch.batched_rrule(rule.rrule, rule)(*args, **kwargs) if batch.ACTIVE.get() else rule.rrule(*args, **kwargs)
     if type(f) is types.FunctionType:
         return calls.run_top_level(f, args, kwargs)
     result = calls.reverse_call(f, args, kwargs, top_level=True)

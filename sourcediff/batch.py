@@ -7,12 +7,15 @@ reshapes with their axes moved past it, matrix products, indexing). Anything els
 and stacks the results, which is always right, only slower. A value that is not a `Batch` is the same
 for every tangent.
 
-Generated code runs with batches through a second compilation of the same text whose bindings are
-batch-aware (`batched_binding`): a rule's pushforward runs on the whole batch only if the rule declares
-`batch=True` (its pushforward uses the operations above and nothing that looks at the tangent's type),
-else once per tangent; the runtime helpers that generated code calls on tangents have batch-aware
-forms. Converting a batch to one number or array (`float`, `bool`, `np.asarray`), or writing a batch
-into an array that is not one, raises `BatchFallback`: the caller then pushes the tangents one by one.
+Cotangents batch the same way. Generated code runs with batches (while `ACTIVE` is set) through a
+second compilation of the same text whose bindings are batch-aware (`batched_binding`): a rule's
+pushforward (pullback) runs on the whole batch only if the rule declares `batch=True` (`batch_pullback`:
+it uses the operations above and nothing that looks at the tangent's type), else once per tangent; the
+runtime helpers that generated code calls on tangents and cotangents have batch-aware forms, and a
+helper that writes into a batch does so in place only when, as for arrays, nothing else holds it (no
+view of its stack either). Converting a batch to one number or array (`float`, `bool`, `np.asarray`),
+or writing a batch into an array that is not one, raises `BatchFallback`: the caller then pushes the
+tangents one by one.
 
     >>> import numpy as np
     >>> t = Batch(np.eye(3))                   # three tangents of a vector of 3
@@ -304,6 +307,8 @@ def _batch_size(value):
         return _batch_size(tuple(value.fields.values()))
     elif isinstance(value, tuple):  # a namedtuple
         return _batch_size(tuple(value))
+    elif isinstance(value, Thunk):  # (its value is needed to know: a pullback taking it would compute it anyway)
+        return _batch_size(value.value())
     return None
 
 
@@ -324,6 +329,8 @@ def _sample(value, i):
         return Tangent(value.primal_type, **{key: _sample(item, i) for key, item in value.fields.items()})
     if isinstance(value, tuple) and hasattr(value, "_fields"):
         return kind(*(_sample(item, i) for item in value))
+    if isinstance(value, Thunk) and _batch_size(value.value()) is not None:
+        return _sample(value.value(), i)
     return value
 
 
@@ -625,7 +632,7 @@ def projected(primal, cotangent):
             stack = stack.real
         if primal.dtype.kind in "fc" and stack.dtype != primal.dtype:
             stack = stack.astype(primal.dtype)
-        return Batch(stack)
+        return cotangent if stack is cotangent.stack else Batch(stack)  # (a new batch never shares a stack)
     if isinstance(primal, np.generic):
         if primal.dtype.kind in "bSUO":
             return ZERO
@@ -672,45 +679,102 @@ def batched_frule(frule, rule):
     return frule_of_one_tangent_at_a_time
 
 
-def batched_binding(value, rule=None):
-    """What a name bound in generated code stands for in its batched compilation."""
+def batched_rrule(rrule, rule):
+    """A rule's rrule for batched code: its pullback as it is if the rule declares `batch_pullback`, else looped."""
+    if rule.batch_pullback:
+        return rrule
+
+    @functools.wraps(rrule)
+    def rrule_of_one_cotangent_at_a_time(*args, **kwargs):
+        y, pullback = rrule(*args, **kwargs)
+        return y, looped(pullback)
+
+    return rrule_of_one_cotangent_at_a_time
+
+
+def batched_binding(value, rule=None, reverse=False):
+    """What a name bound in generated code (reverse-mode code if `reverse`) stands for in its batched
+    compilation: a rule function made batch-aware, a helper module's batch-aware namespace; in reverse code,
+    a function of sourcediff's own (a rule's pasted pullback calls them on cotangents) looped unless it is
+    known to take batches."""
     if rule is not None:
-        return batched_frule(value, rule)
-    return _helper_namespaces().get(id(value), value)
+        return batched_rrule(value, rule) if reverse else batched_frule(value, rule)
+    namespaces = _helper_namespaces()[reverse]
+    if id(value) in namespaces:
+        return namespaces[id(value)]
+    if reverse and isinstance(value, types.FunctionType) and (value.__module__ or "").startswith("sourcediff.") and \
+            value not in _batch_safe_helpers():
+        return looped(value)
+    return value
+
+
+@functools.lru_cache(maxsize=None)
+def _batch_safe_helpers():
+    from . import runtime
+    from .rules import numpy_reductions, projection
+
+    return {numpy_reductions.filled, projection.project, projection.unbroadcast, runtime.unbroadcast_to, runtime.component,
+            runtime.accumulate_into}
 
 
 @functools.lru_cache(maxsize=None)
 def _helper_namespaces():
+    """`{id(module): namespace}` for forward code (False) and reverse code (True)."""
     from . import dispatch, runtime
 
-    return {id(runtime): _namespace(runtime, _runtime_forms(runtime)), id(dispatch): _namespace(dispatch, _dispatch_forms(dispatch))}
+    return {reverse: {id(runtime): _namespace(runtime, _runtime_forms(runtime, reverse)),
+                      id(dispatch): _namespace(dispatch, _dispatch_forms(dispatch, reverse))} for reverse in (False, True)}
 
 
 def _namespace(module, forms):
     """A helper module for batched code: its own functions, but for the batch-aware `forms` of those that generated
-    forward code hands tangents to (the others are only ever given primal values, or are themselves values, such
-    as `dispatch.call`, that other helpers recognise)."""
+    code hands tangents or cotangents to (the others are only ever given primal values, or are themselves values,
+    such as `dispatch.call` in forward code, that other helpers recognise)."""
     namespace = types.SimpleNamespace(**{name: value for name, value in vars(module).items() if not name.startswith("__")})
     for name, value in forms.items():
         setattr(namespace, name, value)
     return namespace
 
 
-def _runtime_forms(runtime):
+def _stack_references(batch):
+    return sys.getrefcount(batch.stack)
+
+
+_SOLE = _stack_references(Batch(np.zeros(1)))  # (a stack nothing but its batch holds: no view of it lives)
+
+
+def _owned(value, count, runtime):
+    """Whether `value`, a batch whose reference count is `count` in the helper called by generated code, may change
+    in place: nothing but the code's variable refers to it (as `runtime` lets arrays change) and no view of its
+    stack lives."""
+    return type(value) is Batch and count <= runtime._OWNED and _stack_references(value) <= _SOLE and \
+        runtime._own_memory(value.stack)
+
+
+def _buffer(current, primal, size, owned):
+    """A batch for entries of `primal` to be written into: `current` itself if `owned` (nothing but the generated
+    code's variable holds it, as `runtime` lets arrays change in place), else a copy (zeros for a zero)."""
+    if owned and current.stack.shape == (size,) + primal.shape:
+        return current
+    kind = primal.dtype if primal.dtype.kind in "fc" else np.dtype(np.float64)
+    buffer = Batch(np.zeros((size,) + primal.shape, kind))
+    if not is_zero(current):
+        buffer.stack[...] = _aligned(extern(current), primal.ndim)
+    return buffer
+
+
+def _runtime_forms(runtime, reverse):
+    if reverse:
+        return _runtime_reverse_forms(runtime)
+
     def stored_tangent(tangent, primal, key, value):
         """`runtime.stored_tangent` where the tangent or the stored value is a batch."""
         if type(tangent) is not Batch and type(value) is not Batch or type(primal) is not np.ndarray:
             return runtime.stored_tangent(tangent, primal, key, value)
         if primal.dtype.kind not in "fc":
             return tangent
-        size = _batch_size((tangent, value))
-        if type(tangent) is Batch and sys.getrefcount(tangent) <= runtime._OWNED and runtime._own_memory(tangent.stack) \
-                and tangent.stack.shape == (size,) + primal.shape:
-            buffer = tangent
-        else:
-            buffer = Batch(np.zeros((size,) + primal.shape, primal.dtype))
-            if not is_zero(tangent):
-                buffer.stack[...] = _aligned(extern(tangent), primal.ndim)
+        owned = _owned(tangent, sys.getrefcount(tangent), runtime)
+        buffer = _buffer(tangent, primal, _batch_size((tangent, value)), owned)
         value = extern(value)
         buffer[key] = 0 if is_zero(value) else (np.real(value) if buffer.dtype.kind == "f" and np.iscomplexobj(value) else value)
         return buffer
@@ -720,7 +784,45 @@ def _runtime_forms(runtime):
     return {"stored_tangent": stored_tangent, "attribute_tangent": looped(runtime.attribute_tangent)}
 
 
-def _dispatch_forms(dispatch):
+def _runtime_reverse_forms(runtime):
+    from .rules import numpy_indexing
+
+    def add_at_index(cotangent, primal, index, value):
+        """`runtime.add_at_index` where the cotangent or the added value is a batch (into a float array)."""
+        value, cotangent = extern(value), cotangent.value() if isinstance(cotangent, Thunk) else cotangent
+        if type(cotangent) is not Batch and type(value) is not Batch or type(primal) is not np.ndarray or \
+                primal.dtype.kind != "f" or is_zero(value):
+            return runtime.add_at_index(cotangent, primal, index, value)
+        owned = _owned(cotangent, sys.getrefcount(cotangent), runtime)
+        buffer = _buffer(cotangent, primal, _batch_size((cotangent, value)), owned)
+        value = np.real(value) if np.iscomplexobj(value) else value
+        key = _batched_key(index) if numpy_indexing.is_basic(index) else None
+        if key is None:
+            np.add.at(buffer, index, value)  # (once per cotangent: repeated indices add up)
+        else:
+            region = buffer.stack[key]
+            region += _aligned(value, region.ndim - 1)
+        return buffer
+
+    def zero_at_index(cotangent, key):
+        """`runtime.zero_at_index` of a batch."""
+        cotangent = cotangent.value() if isinstance(cotangent, Thunk) else cotangent
+        if type(cotangent) is not Batch:
+            return runtime.zero_at_index(cotangent, key)
+        buffer = cotangent if _owned(cotangent, sys.getrefcount(cotangent), runtime) else Batch(cotangent.stack.copy())
+        buffer[key] = 0
+        return buffer
+
+    # `accumulate_into`, `unbroadcast_to`, `component`, `stored_cotangent` and `restored` add, project, index or
+    # hold cotangents, which `Batch` and `project` do; an array's `.T` or `.real` goes through a rule's pullback
+    return {"add_at_index": add_at_index, "zero_at_index": zero_at_index,
+            "attribute_cotangent": looped(runtime.attribute_cotangent)}
+
+
+def _dispatch_forms(dispatch, reverse):
+    if reverse:
+        return _dispatch_reverse_forms(dispatch)
+
     def push(function, function_dot, arguments, tangents, keyword_tangents, **kwargs):
         rule = dispatch.lookup(function)
         if rule is not None and rule.frule is not None and not rule.batch:
@@ -736,3 +838,28 @@ def _dispatch_forms(dispatch):
         return dispatch.push_method(receiver, receiver_dot, method, arguments, tangents, **kwargs)
 
     return {"push": push, "push_method": push_method}
+
+
+def _dispatch_reverse_forms(dispatch):
+    """The calls of reverse code found when they run: their pullbacks looped unless they take batches (the
+    generated pullbacks of Python functions called in a batched run, the pullbacks of rules declaring
+    `batch_pullback` called without keywords)."""
+    def batch_aware(pullback, function, kwargs):
+        if getattr(pullback, "takes_batches", False):
+            return pullback
+        rule = dispatch.lookup(function)
+        return pullback if rule is not None and rule.batch_pullback and not kwargs else looped(pullback)
+
+    def call(function, *args, **kwargs):
+        y, pullback = dispatch.call(function, *args, **kwargs)
+        return y, batch_aware(pullback, function, kwargs)
+
+    def call_method(receiver, method, *args, **kwargs):
+        y, pullback = dispatch.call_method(receiver, method, *args, **kwargs)
+        return y, looped(pullback)
+
+    def call_spread(function, arguments, spread, keywords, extra_keywords):
+        y, pullback = dispatch.call_spread(function, arguments, spread, keywords, extra_keywords)
+        return y, looped(pullback)
+
+    return {"call": call, "call_method": call_method, "call_spread": call_spread}

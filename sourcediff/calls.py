@@ -50,7 +50,8 @@ def run_top_level(function, args, kwargs):
     entry, outputs, state = pipeline.run_forward(function, args, kwargs, keywords_inactive=True)
     arrange = _arrangement(entry, function, len(args), tuple(kwargs) if kwargs else ())
     # (not `_pullback_for_call`: no name to give a pullback only `sd.pullback` sees, on every call)
-    return outputs[0] if entry.written else outputs, CallPullback(arrange, entry.pullback, state, len(entry.written))
+    return outputs[0] if entry.written else outputs, CallPullback(arrange, entry.pullback, state, len(entry.written),
+                                                                  run=entry.pullback_to_run())
 
 
 def _run(function, args, kwargs, writes, top_level=False):
@@ -109,9 +110,9 @@ def _pullback_for_call(entry, state, function, positional_count, keyword_names, 
     """The pullback of one call: `(∂self, ∂args..., ∂kwarg values...)` from the cotangents of its outputs."""
     arrange = _arrangement(entry, function, positional_count, tuple(keyword_names))
     output_count = len(entry.written)
-    pullback = entry.pullback
+    pullback = entry.pullback_to_run()
     if not writes:
-        function_pullback = CallPullback(arrange, pullback, state, output_count)
+        function_pullback = CallPullback(arrange, entry.pullback, state, output_count, run=pullback)
     else:
         def function_pullback(y_bar):
             if wanted and is_zero(y_bar):
@@ -131,6 +132,7 @@ def _pullback_for_call(entry, state, function, positional_count, keyword_names, 
                     result[slot] = accumulate(result[slot], bar)
             return tuple(result)
 
+        function_pullback.takes_batches = pullback is not entry.pullback
     function_pullback.__name__ = f"{function.__name__}_pullback"
     return function_pullback
 
@@ -140,14 +142,20 @@ class CallPullback:
     `(∂self, ∂args..., ∂kwarg values...)` from the cotangent of the call's value. An object rather than a
     closure so that forward mode can push it: its tangent is a `Tangent` with the tangent of its `state`."""
 
-    __slots__ = ("arrange", "pullback", "state", "seeds", "__name__")
+    __slots__ = ("arrange", "pullback", "state", "seeds", "__name__", "run")
 
-    def __init__(self, arrange, pullback, state, output_count, name="call_pullback"):
+    def __init__(self, arrange, pullback, state, output_count, name="call_pullback", run=None):
+        """`pullback` is the generated pullback; `run`, what runs when this is called (the same code compiled
+        for batches of cotangents, in a batched run)."""
         self.arrange, self.pullback, self.state, self.seeds = arrange, pullback, state, (ZERO,) * output_count
-        self.__name__ = name
+        self.__name__, self.run = name, run or pullback
 
     def __call__(self, y_bar):
-        return self.arrange(self.pullback(self.state, y_bar, *self.seeds))
+        return self.arrange(self.run(self.state, y_bar, *self.seeds))
+
+    @property
+    def takes_batches(self):
+        return self.run is not self.pullback
 
     def pushed(self, tangent, y_bar, y_bar_tangent):
         """`(self(y_bar), its tangent)` along the tangents of `y_bar` and of this pullback's state."""

@@ -5,7 +5,8 @@ derivative `pipeline.derivative` built for a call (its forward pass and its pull
 that sourcediff generated and keeps the tree of) is pushed forward along the tangents, so the tangent of
 the gradient comes out of one run of each. `sd.gradient` has rules of its own built on this, so a user's
 `sd.jvp(lambda x: sd.gradient(f, x)[0], (x,), (v,))` and a gradient of a function that calls
-`sd.gradient` work too.
+`sd.gradient` work too. Jacobians and Hessians push (or pull) all their directions through one run as a
+batch (`sourcediff.batch`), falling back to one direction at a time.
 
     >>> import sourcediff as sd
     >>> sd.hvp(lambda x, y: x * x * y, (2.0, 3.0), (1.0, 0.0))
@@ -175,7 +176,9 @@ def jacobian(f, *args, mode="reverse", **kwargs):
     """The Jacobian of `f` at `args`: one entry per positional argument, each shaped `y.shape + x.shape` for an
     array output `y` and argument `x` (nested outputs and arguments give the output's structure holding the
     argument's structure of such blocks). `mode="forward"` pushes one tangent per input element through the
-    forward-mode code; `mode="reverse"` pulls one cotangent per output element back through one pullback.
+    forward-mode code, `mode="reverse"` pulls one cotangent per output element back through the pullback: all
+    of them at once, as one batch (`sourcediff.batch`), or one at a time where a batch meets an operation that
+    needs a single tangent.
 
         >>> jacobian(lambda x: x * x, np.array([1.0, 2.0]))[0]
         array([[2., 0.],
@@ -185,6 +188,39 @@ def jacobian(f, *args, mode="reverse", **kwargs):
         raise SourceDiffError(f"sd.jacobian has mode='reverse' or mode='forward', not mode={mode!r}")
     if mode == "forward":
         return _forward_jacobian(f, args, kwargs)
+    try:
+        with _batched():
+            return _batched_reverse_jacobian(f, args, kwargs)
+    except Exception as error:
+        if not batch.fell_back(error):
+            raise
+    return _looped_reverse_jacobian(f, args, kwargs)
+
+
+def _batched_reverse_jacobian(f, args, kwargs):
+    """Every output direction pulled back as one batch of cotangents through one run of the pullback."""
+    y, back = pullback(f, *args, **kwargs)
+    seeds, places = _batched_basis(y)
+    outputs = _leaves(y)
+    results = [_blocks(outputs, _leaves(a)) for a in args]
+    if any(place is not None for place in places):
+        total = sum(place[1] for place in places if place is not None)
+        for argument, (primal, found) in enumerate(zip(args, back(seeds))):
+            inputs = _leaves(primal)
+            cotangents = _leaves(found) if found is not None else [None] * len(inputs)
+            for position, (leaf, cotangent) in enumerate(zip(inputs, cotangents)):
+                if cotangent is None or not any(results[argument][o][position] is not None for o in range(len(outputs))):
+                    continue
+                rows = _rows(cotangent, total, np.shape(leaf))
+                for output, place in enumerate(places):
+                    block = results[argument][output][position]
+                    if block is not None and place is not None:
+                        first, count = place
+                        block[...] = rows[first: first + count].reshape(block.shape)
+    return tuple(_assembled(y, a, r) for a, r in zip(args, results))
+
+
+def _looped_reverse_jacobian(f, args, kwargs):
     y, back = pullback(f, *args, **kwargs)
     outputs = _leaves(y)
     results = [_blocks(outputs, _leaves(a)) for a in args]

@@ -74,7 +74,7 @@ def _dense(primal, tangent):
     return np.asarray(tangent) if isinstance(primal, np.ndarray) and type(tangent) is not batches.Batch else tangent
 
 
-def linear_rule(f, adjoint, *, samples, apply=None, batch=None):
+def linear_rule(f, adjoint, *, samples, apply=None, batch=None, batch_adjoint=True):
     """Register both modes of `f`, a function linear in its first positional argument.
 
     The other arguments (shapes, axes, indices) are not differentiated: they get `ZERO`
@@ -84,11 +84,13 @@ def linear_rule(f, adjoint, *, samples, apply=None, batch=None):
     linear function maps tangents the way it maps values), with the `Zero()` entries of a
     container tangent filled in; `apply(ẋ, *args, **kwargs)` replaces `f` there where the
     tangent needs other handling (it then receives `ẋ` as it is). The pushforward takes batches of tangents
-    (`register_frule`) unless `batch` is false; a method of `np.ndarray` never does.
+    (`register_frule`) unless `batch` is false, the pullback batches of cotangents unless `batch_adjoint` is
+    false too; a method of `np.ndarray` takes neither.
     """
     name = getattr(f, "__name__", "linear")
+    batch = batch is not False and not isinstance(f, type(np.ndarray.dot))
 
-    @register_rrule(f, samples=samples)
+    @register_rrule(f, samples=samples, batch=batch and batch_adjoint)
     def linear_rrule(x, *args, **kwargs):
         y = f(x, *args, **kwargs)
 
@@ -100,7 +102,7 @@ def linear_rule(f, adjoint, *, samples, apply=None, batch=None):
         linear_pullback.__name__ = linear_pullback.__qualname__ = f"{name}_pullback"
         return y, linear_pullback
 
-    @register_frule(f, batch=batch is not False and not isinstance(f, type(np.ndarray.dot)))
+    @register_frule(f, batch=batch)
     def linear_frule(x, *args, **kwargs):
         y = f(x, *args, **kwargs)
 

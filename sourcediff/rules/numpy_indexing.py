@@ -150,4 +150,4 @@ def _take_samples():
     ]
 
 
-linear_rule(np.take, take_adjoint, samples=_take_samples)
+linear_rule(np.take, take_adjoint, samples=_take_samples, batch_adjoint=False)  # (its adjoint adds at indices)

@@ -405,5 +405,5 @@ linear_rule(np.trace, trace_adjoint, samples=[
     Sample((draw((3, 3), 90),)), Sample((draw((3, 4), 91), 1)), Sample((draw((3, 4), 91),), {"offset": -1}),
     Sample((draw((2, 3, 3), 92),), {"axis1": 1, "axis2": 2}), Sample((draw((3, 2, 3), 93), 0, 0, 2)),
     Sample((draw((3, 3), 94, np.complex128),)), Sample((draw((2, 2), 95).astype(np.float32),)),
-])
+], batch_adjoint=False)
 linear_rule(np.ndarray.trace, trace_adjoint, samples=[Sample((draw((3, 3), 96),)), Sample((draw((3, 4), 97), 1))])

@@ -246,7 +246,7 @@ linear_rule(np.ndarray.astype, identity_adjoint, apply=cast_tangent, samples=[
 linear_rule(np.tile, tile_adjoint, samples=[Sample((V3, 2)), Sample((M23, (2, 1))), Sample((V3, (2, 1, 2))), Sample((M234, 2))])
 linear_rule(np.repeat, repeat_adjoint, samples=[
     Sample((M23, 2)), Sample((M23, [1, 0, 2]), {"axis": 1}), Sample((M23, 3, 0)), Sample((M23, 2), {"axis": -1}),
-])
+], batch_adjoint=False)
 linear_rule(np.concatenate, concatenate_adjoint, samples=[
     Sample(([V3, draw(2, 8)],)), Sample(((M23, draw((2, 1), 9)), 1)), Sample(([M23, V3],), {"axis": None}),
     Sample(([M23, M23.astype(np.float32)],)),

@@ -117,8 +117,8 @@ def _repetition_rule(function, elementwise):
 def _register_sequence_aware(function, make_rules):
     rule = RULES[function]
     rrule, frule = make_rules(function, Rule(function, rule.rrule, rule.frule))
-    register_rrule(function)(rrule)
-    register_frule(function, batch=True)(frule)  # (lists of tangents entry by entry, or the elementwise rule)
+    register_rrule(function, batch=True)(rrule)  # (lists of cotangents entry by entry, or the elementwise rule)
+    register_frule(function, batch=True)(frule)
 
 
 _register_sequence_aware(operator.add, _concatenation_rule)

@@ -35,6 +35,7 @@ class Rule:
     updates: bool = False
     specialisations: tuple = ()
     batch: bool = False  # the frule's pushforward takes `sourcediff.batch.Batch` tangents (see `register_frule`)
+    batch_pullback: bool = False  # the rrule's pullback takes batches of cotangents (see `register_rrule`)
 
     def __setattr__(self, name, value):
         object.__setattr__(self, name, value)
@@ -132,11 +133,9 @@ def _update(f, **changes):
         return rule
 
 
-def _registrar(f, mode, samples, inactive_arguments=None, updates=False, batch=None):
+def _registrar(f, mode, samples, inactive_arguments=None, updates=False, batch=False):
     def register(rule_function):
-        changes = {mode: rule_function, "differentiable": True}
-        if batch is not None:
-            changes["batch"] = batch
+        changes = {mode: rule_function, "differentiable": True, "batch" if mode == "frule" else "batch_pullback": batch}
         if updates:
             changes["updates"] = True
         if samples is not None:
@@ -149,7 +148,7 @@ def _registrar(f, mode, samples, inactive_arguments=None, updates=False, batch=N
     return register
 
 
-def register_rrule(f, *, samples=None, inactive_arguments=None, updates=False, ndims=None, ndim=None):
+def register_rrule(f, *, samples=None, inactive_arguments=None, updates=False, ndims=None, ndim=None, batch=False):
     """Decorator registering `rule(*args, **kwargs) -> (y, pullback)` as the rrule of `f`.
 
     `pullback(y_bar)` returns `(∂self, ∂arg1, ...)`: one entry per positional argument, after the
@@ -163,7 +162,9 @@ def register_rrule(f, *, samples=None, inactive_arguments=None, updates=False, n
     the general rrule (which still serves every other call): its pullback must be the single statement
     `return NO_FIELDS, <one cotangent expression per positional argument>`. Its keyword-only
     parameters are the keywords a call may pass (those without a default must be passed), and `ndim`
-    is the ndim of the result (see `Specialisation`).
+    is the ndim of the result (see `Specialisation`). `batch=True` declares that the pullback also takes a
+    batch of cotangents (`sourcediff.batch.Batch`, which `sd.jacobian` pulls back in one run), as
+    `register_frule`'s `batch` does for pushforwards.
     """
     if ndims is not None:
         def specialise(rule_function):
@@ -176,7 +177,7 @@ def register_rrule(f, *, samples=None, inactive_arguments=None, updates=False, n
             return rule_function
 
         return specialise
-    return _registrar(f, "rrule", samples, inactive_arguments, updates)
+    return _registrar(f, "rrule", samples, inactive_arguments, updates, batch)
 
 
 def register_frule(f, *, samples=None, batch=False):
@@ -234,7 +235,7 @@ def non_differentiable(*functions):
             return _f(*args, **kwargs), no_pushforward
 
         _update(f, rrule=nondifferentiable_rrule, frule=nondifferentiable_frule, differentiable=False, samples=None,
-                partials=None)
+                partials=None, batch=True, batch_pullback=True)
 
 
 def scalar_rule(f, *partials, domain=(-2.0, 2.0), samples=None):
@@ -281,7 +282,7 @@ def scalar_rule(f, *partials, domain=(-2.0, 2.0), samples=None):
         elementwise_pushforward.__name__ = f"{name}_pushforward"
         return y, elementwise_pushforward
 
-    return _update(f, rrule=elementwise_rrule, frule=elementwise_frule, differentiable=True, partials=partials, batch=True,
+    return _update(f, rrule=elementwise_rrule, frule=elementwise_frule, differentiable=True, partials=partials, batch=True, batch_pullback=True,
                    samples=samples if samples is not None else ElementwiseDomain(f, arity, domain))
 
 

@@ -36,7 +36,6 @@ class ForwardGenerator(Generator):
     def __init__(self, function, origin, namer, classify, analyses, bind):
         super().__init__(function, origin, namer, classify, analyses, bind)
         self.dots = {}
-        self.rules = {}  # the name of each frule the code calls -> its rule (see `batch.batched_frule`)
 
     def dot(self, name):
         if name not in self.dots:

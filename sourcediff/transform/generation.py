@@ -30,6 +30,7 @@ class Generator:
     def __init__(self, function, origin, namer, classify, analyses, bind):
         self.function, self.origin, self.namer, self.classify = function, origin, namer, classify
         self.bound = {}  # what each name the generated code binds stands for
+        self.rules = {}  # the name of each rule function the code calls -> its rule (see `batch.batched_binding`)
 
         def bound(name, value):
             found = bind(name, value)

@@ -65,8 +65,8 @@ class Derivative:
     arrangements: dict = dataclasses.field(default_factory=dict)  # see calls._arrangement
     remade: object = None  # the generated functions compiled again with other values of their bindings
     bindings: dict = None  # the names the generated code binds -> their values
-    rules: dict = None  # the names of the frules it calls -> their rules
-    batched: object = None  # the forward function for batches of tangents, once made
+    rules: dict = None  # the names of the rule functions it calls -> their rules
+    batched: list = None  # the functions compiled for batches of tangents or cotangents, once made
 
     def forward_for(self, function):
         """The forward function with `function`'s current default values (bound at call time)."""
@@ -79,15 +79,22 @@ class Derivative:
         self.defaults = (function.__defaults__, function.__kwdefaults__, bound)
         return bound
 
-    def batched_forward_for(self, function):
-        """The forward function run with batches of tangents (`sourcediff.batch`): the same code, compiled with
-        batch-aware helpers and rules."""
+    def batched_functions(self):
+        """The generated functions run with batches of tangents or cotangents (`sourcediff.batch`): the same
+        code, compiled with batch-aware helpers and rules."""
         if self.batched is None:
-            self.batched = self.remade([batch.batched_binding(value, self.rules.get(name))
-                                        for name, value in self.bindings.items()])[0]
-        if not function.__defaults__ and not function.__kwdefaults__:
-            return self.batched
-        return _with_defaults(self.batched, function)
+            reverse = self.pullback is not None
+            self.batched = self.remade([batch.batched_binding(value, self.rules.get(name), reverse)
+                                        for name, value in self.bindings.items()])
+        return self.batched
+
+    def batched_forward_for(self, function):
+        forward = self.batched_functions()[0]
+        return forward if not function.__defaults__ and not function.__kwdefaults__ else _with_defaults(forward, function)
+
+    def pullback_to_run(self):
+        """The pullback to run now: the batched one inside a batched run."""
+        return self.batched_functions()[1] if batch.ACTIVE.get() else self.pullback
 
 
 def _with_defaults(generated, function):
@@ -464,7 +471,8 @@ def run_forward(function, args, kwargs, keywords_inactive=False):
     entry = _cache.lookup(function.__code__, function.__globals__, _key(scalar_inputs, real_inputs, inactive)) or derivative(
         function, scalar_inputs, real_inputs, inactive)
     cells = [_cell_value(c) for c in function.__closure__] if entry.free_names else []
-    outputs, state = entry.forward_for(function)(*cells, *args, **kwargs)
+    forward = entry.batched_forward_for(function) if batch.ACTIVE.get() else entry.forward_for(function)
+    outputs, state = forward(*cells, *args, **kwargs)
     if cells and any(_cell_value(c) is not v for c, v in zip(function.__closure__, cells)):
         raise runtime.error_at_call_site(
             SourceDiffError, f"a variable captured by {function.__qualname__} changed while it ran",

@@ -234,7 +234,9 @@ class ReverseGenerator(Generator):
         arguments, keywords = call_parts(value)
         if site.kind is Kind.RULE:  # the rule found at build time (a guard of the build), called directly
             rule = re.sub(r"\W", "_", getattr(site.function, "__name__", "") or "primitive")
-            return gast.Call(func=name_node(self.bind(rule + "_rrule", site.rule.rrule)), args=arguments, keywords=keywords)
+            rrule = self.bind(rule + "_rrule", site.rule.rrule)
+            self.rules[rrule] = site.rule
+            return gast.Call(func=name_node(rrule), args=arguments, keywords=keywords)
         if site.kind is Kind.METHOD:
             return code.method_call.expression(dispatch=self.dispatch, receiver=value.func.value, method=constant(value.func.attr),
                                           arguments=arguments, keywords=keywords)

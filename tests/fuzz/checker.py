@@ -157,6 +157,11 @@ def _check(function, args, stage):
         refused = _check_forward(function, saved, own)
         if isinstance(refused, Result):
             return refused
+        stage[0] = "batches"
+        batch_note = _check_batches(function, saved, names, own, back, calls["back(1.0)"], float32)
+        if isinstance(batch_note, Result):
+            return batch_note
+        refused = "; ".join(note for note in (refused, batch_note) if note)
         stage[0] = "sd.hvp"
         hvp_refused = _check_hvp(function, saved, own) if os.environ.get("SOURCEDIFF_FUZZ_HVP") else None
         if isinstance(hvp_refused, Result):
@@ -186,6 +191,47 @@ def _check_forward(function, args, names):
     y_dot = float(np.real(result[1]))
     if not np.isclose(y_dot, expected, rtol=1e-6, atol=1e-9 * (1.0 + scale)):
         raise Mismatch("forward mismatch", f"sd.jvp gives {y_dot!r}, the gradient along the same direction {expected!r}")
+    return None
+
+
+def _check_batches(function, args, names, own, back, unit, float32):
+    """Three cotangents pulled back as one batch (the forward pass run batched too) against `back` of each, and
+    three tangents pushed as one batch against `sd.jvp` of each: None or a note (a fallback, or forward mode
+    refusing), a crashed Result, or a Mismatch."""
+    from sourcediff import batch, mixed
+
+    seeds = (1.0, -2.5, 0.5)
+    try:
+        with mixed._batched():
+            _, batched_back = sd.pullback(function, *programs.copy_value(args))
+            pulled = batched_back(batch.Batch(np.array(seeds)))
+    except Exception as error:  # noqa: BLE001 (a fallback is allowed, anything else is reported)
+        if batch.fell_back(error):
+            return "the batched pullback fell back"
+        return classify(error, "batched pullback", own)
+    rtol = LINEAR_RTOL32 if float32 else 1e-9
+    for k, seed in enumerate(seeds):
+        sample = aligned_cotangents(args, batch._sample(pulled, k), names, f"batched pullback {k}")
+        _assert_proportional(unit, sample, seed, rtol, f"entry {k} of the batched pullback is not back({seed})", "batch mismatch")
+    rng = np.random.default_rng(2)
+    sets = [[rng.standard_normal(np.shape(a)) if _is_float(a) else sd.Zero() for a in args] for _ in seeds]
+    if all(isinstance(d, sd.Zero) for d in sets[0]):
+        return None
+    one_at_a_time = _call(lambda: [sd.jvp(function, programs.copy_value(args), d)[1] for d in sets], "sd.jvp", own)
+    if isinstance(one_at_a_time, Result):
+        return None if one_at_a_time.outcome == "refused" else one_at_a_time
+    stacked = [batch._stacked([d[i] for d in sets]) for i in range(len(args))]
+    try:
+        with mixed._batched():
+            _, pushed = sd.jvp(function, programs.copy_value(args), stacked)
+    except Exception as error:  # noqa: BLE001
+        if batch.fell_back(error):
+            return "the batched jvp fell back"
+        return classify(error, "batched jvp", own)
+    for k, expected in enumerate(one_at_a_time):
+        got = float(np.real(batch._sample(pushed, k)))
+        if not np.isclose(got, float(np.real(expected)), rtol=1e-9 if not float32 else 1e-5, atol=1e-12):
+            raise Mismatch("batch mismatch", f"entry {k} of the batched jvp is {got!r}, sd.jvp {expected!r}")
     return None
 
 
