@@ -265,8 +265,6 @@ def test_every_rrule_takes_a_batch_of_cotangents(function, rule, sample):
     cotangent in batched code."""
     import copy
 
-    from sourcediff.rules.differentials import extern
-
     args = copy.deepcopy(sample.args)
     y, pullback = batch.batched_rrule(rule.rrule, rule)(*args, **sample.kwargs)
     if not leaves(y):
