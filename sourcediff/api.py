@@ -242,8 +242,10 @@ def source(f, mode="reverse", example=None):
     if mode not in ("reverse", "forward"):
         raise SourceDiffError(f"mode={mode!r} is not available: sourcediff generates mode='reverse' or mode='forward' code")
     function = _python_function(f, "sd.source")
-    kinds = pipeline.input_kinds(function, example) if example is not None else ((),)
-    return (pipeline.derivative if mode == "reverse" else pipeline.forward_derivative)(function, *kinds).source
+    kinds = pipeline.input_kinds(function, example) if example is not None else ((), ())
+    if mode == "forward":
+        return pipeline.forward_derivative(function, *kinds).source
+    return pipeline.derivative(function, *kinds, pipeline.captured_constants(function)).source  # (as sd.gradient runs it)
 
 
 def _python_function(f, caller):

@@ -854,6 +854,10 @@ def _dispatch_reverse_forms(dispatch):
         y, pullback = dispatch.call(function, *args, **kwargs)
         return y, batch_aware(pullback, function, kwargs)
 
+    def call_with_constants(constants, function, *args, **kwargs):
+        y, pullback = dispatch.call_with_constants(constants, function, *args, **kwargs)
+        return y, batch_aware(pullback, function, kwargs)
+
     def call_method(receiver, method, *args, **kwargs):
         y, pullback = dispatch.call_method(receiver, method, *args, **kwargs)
         return y, looped(pullback)
@@ -862,4 +866,5 @@ def _dispatch_reverse_forms(dispatch):
         y, pullback = dispatch.call_spread(function, arguments, spread, keywords, extra_keywords)
         return y, looped(pullback)
 
-    return {"call": call, "call_method": call_method, "call_spread": call_spread}
+    return {"call": call, "call_with_constants": call_with_constants, "call_method": call_method,
+            "call_spread": call_spread}

@@ -17,14 +17,16 @@ from .rules.registry import lookup
 from .transform import pipeline
 
 
-def reverse_call(function, args, kwargs, writes=(), top_level=False):
+def reverse_call(function, args, kwargs, writes=(), top_level=False, constants=()):
     """`(outputs, pullback)` for calling a transformable callable, or None if it has no Python source.
 
     `top_level` (a call from `sd.pullback`) lets the callee write into its arguments: the caller's
-    objects stay as they were, and the new values get no cotangent.
+    objects stay as they were, and the new values get no cotangent. The positional arguments at
+    `constants` carry no derivative: the callee's derivative computes no cotangent for them.
     """
     if isinstance(function, types.MethodType):
-        result = reverse_call(function.__func__, (function.__self__,) + tuple(args), kwargs, tuple(_shift(writes)), top_level)
+        result = reverse_call(function.__func__, (function.__self__,) + tuple(args), kwargs, tuple(_shift(writes)), top_level,
+                              tuple(_shift(constants)))
         if result is None:
             return None
         outputs, pullback = result
@@ -34,9 +36,9 @@ def reverse_call(function, args, kwargs, writes=(), top_level=False):
     if not isinstance(function, types.FunctionType):
         call_method = getattr(type(function), "__call__", None)
         if isinstance(call_method, types.FunctionType):
-            return reverse_call(types.MethodType(call_method, function), args, kwargs, writes, top_level)
+            return reverse_call(types.MethodType(call_method, function), args, kwargs, writes, top_level, constants)
         return None
-    return _run(function, args, kwargs, writes, top_level)
+    return _run(function, args, kwargs, writes, top_level, constants)
 
 
 def _shift(writes):
@@ -46,18 +48,27 @@ def _shift(writes):
 
 def run_top_level(function, args, kwargs):
     """`(y, pullback)` for a Python function called by `sd.pullback` or `sd.gradient`: the caller's objects
-    stay as they were whatever it writes into, so there is nothing to check or rebind."""
-    entry, outputs, state = pipeline.run_forward(function, args, kwargs, keywords_inactive=True)
+    stay as they were whatever it writes into, so there is nothing to check or rebind; its captured variables
+    get no cotangent (the caller takes only the arguments')."""
+    entry, outputs, state = pipeline.run_forward(function, args, kwargs, keywords_inactive=True,
+                                                 constant_names=pipeline.captured_constants(function))
     arrange = _arrangement(entry, function, len(args), tuple(kwargs) if kwargs else ())
     # (not `_pullback_for_call`: no name to give a pullback only `sd.pullback` sees, on every call)
     return outputs[0] if entry.written else outputs, CallPullback(arrange, entry.pullback, state, len(entry.written),
                                                                   run=entry.pullback_to_run())
 
 
-def _run(function, args, kwargs, writes, top_level=False):
+def _constant_names(function, constants):
+    """The parameter names of `function` that the positional arguments at `constants` are bound to."""
+    code = function.__code__
+    return frozenset(code.co_varnames[p] for p in constants if p < code.co_argcount)
+
+
+def _run(function, args, kwargs, writes, top_level=False, constants=()):
     if top_level and not writes:
         return run_top_level(function, args, kwargs)
-    entry, outputs, state = pipeline.run_forward(function, args, kwargs, keywords_inactive=top_level)
+    entry, outputs, state = pipeline.run_forward(function, args, kwargs, keywords_inactive=top_level,
+                                                 constant_names=_constant_names(function, constants))
     code = function.__code__
     parameters = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
     written = dict(entry.written)
@@ -170,13 +181,15 @@ def entries(tangent, count):
     return (ZERO,) * count if is_zero(tangent) else tangent
 
 
-def pushed_forward_pass(function, function_tangent, args, tangents, kwargs, keyword_tangents=None, constant_cells=False):
+def pushed_forward_pass(function, function_tangent, args, tangents, kwargs, keyword_tangents=None, constant_cells=False,
+                        constants=()):
     """`(derivative, outputs, state, their tangents)`: the forward pass of the reverse-mode derivative of a
     Python function pushed along the tangents of its arguments and of its captured variables (the fields
-    of `function_tangent`); keyword arguments without a tangent get no cotangent, nor, with `constant_cells`,
-    the captured variables. The first half of forward over reverse."""
+    of `function_tangent`); keyword arguments without a tangent get no cotangent, nor do the positional
+    arguments at `constants` or, with `constant_cells`, the captured variables. The first half of forward
+    over reverse."""
     keyword_tangents = keyword_tangents or {}
-    inactive = pipeline.untangented_keywords(kwargs, keyword_tangents)
+    inactive = pipeline.untangented_keywords(kwargs, keyword_tangents) | _constant_names(function, constants)
     if constant_cells and function.__code__.co_freevars:
         inactive = inactive | frozenset(function.__code__.co_freevars)
     scalar_inputs, real_inputs = pipeline.input_kinds(function, args, kwargs)
@@ -191,17 +204,18 @@ def pushed_forward_pass(function, function_tangent, args, tangents, kwargs, keyw
     return entry, outputs, state, outputs_tangent, state_tangent
 
 
-def push_call(function, function_tangent, args, tangents, kwargs, keyword_tangents):
-    """`((y, pullback), their tangents)` for `dispatch.call(function, *args, **kwargs)` pushed forward: the
-    generated reverse-mode code differentiated again, in forward mode (forward over reverse)."""
+def push_call(function, function_tangent, args, tangents, kwargs, keyword_tangents, constants=()):
+    """`((y, pullback), their tangents)` for `dispatch.call(function, *args, **kwargs)` (or `call_with_constants`)
+    pushed forward: the generated reverse-mode code differentiated again, in forward mode (forward over reverse)."""
     callee, arguments, argument_tangents = unbound(function, args, tangents)
+    constants = tuple(_shift(constants)) if callee is not function else constants
     if lookup(function) is not None or not isinstance(callee, types.FunctionType):
         raise runtime.error_at_call_site(
             UnsupportedSyntaxError, f"forward over reverse does not differentiate the call of {display_name(function)} "
             "here yet (only calls of Python functions)", "Compute this derivative with reverse mode alone, or call the "
             "function from a Python function of your own.")
     entry, outputs, state, outputs_tangent, state_tangent = pushed_forward_pass(
-        callee, function_tangent, arguments, argument_tangents, kwargs, keyword_tangents)
+        callee, function_tangent, arguments, argument_tangents, kwargs, keyword_tangents, constants=constants)
     if entry.written:
         raise runtime.error_at_call_site(
             UnsupportedSyntaxError, f"forward over reverse does not follow {display_name(function)}, which changes its "
@@ -321,6 +335,8 @@ def forward_call(function, function_dot, args, tangents, kwargs, keyword_tangent
         return function.pushed(function_dot, *args, *tangents)
     if function is dispatch.call:
         return push_call(args[0], tangents[0], args[1:], tangents[1:], kwargs, keyword_tangents)
+    if function is dispatch.call_with_constants:
+        return push_call(args[1], tangents[1], args[2:], tangents[2:], kwargs, keyword_tangents, args[0])
     if isinstance(function, types.MethodType):
         if not is_zero(function_dot):
             raise runtime.error_at_call_site(

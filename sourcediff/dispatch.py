@@ -66,6 +66,19 @@ def push(function, function_dot, arguments, tangents, keyword_tangents, **kwargs
     return result
 
 
+def call_with_constants(constants, function, *args, **kwargs):
+    """`call(function, *args, **kwargs)` where the positional arguments at the positions `constants` carry no
+    derivative (the caller needs no cotangent for them): a Python callee's derivative is specialised not to
+    compute theirs (their entries of the pullback's result are zeros)."""
+    rule = lookup(function)
+    if rule is not None and rule.rrule is not None:
+        return call(function, *args, **kwargs)
+    result = reverse_call(function, args, kwargs, constants=constants)
+    if result is None:
+        raise _no_rule(function)
+    return result
+
+
 def call_for_effect(function, *args, **kwargs):
     """`function(*args, **kwargs)` through its derivative, refusing a callee that writes into its arguments
     or captured variables (see `reverse_call`); its value carries no derivative here."""

@@ -124,3 +124,47 @@ def test_a_closure_argument_gets_one_cotangent_entry_per_captured_variable():
     scaler_bar, x_bar = sd.gradient(apply_squared, scaler, 2.0)
     numeric = fd_vjp(lambda scale, shift, x: apply_squared(make_scaler(scale, shift), x), (3.0, 0.5, 2.0), 1.0)
     assert (scaler_bar.scale, scaler_bar.shift, x_bar) == pytest.approx(tuple(float(v) for v in numeric))
+
+
+class _Model:
+    def loss(self, w, data):
+        return np.sum(np.tanh(data @ w) ** 2)
+
+
+def _data_loss(w, data):
+    return np.sum(np.tanh(data @ w) ** 2)
+
+
+def _differences(f, x, step=1e-6):
+    columns = []
+    for index in np.ndindex(x.shape):
+        e = np.zeros_like(x)
+        e[index] = step
+        columns.append((f(x + e) - f(x - e)) / (2 * step))
+    return np.stack(columns, axis=-1)
+
+
+def test_arguments_that_carry_no_derivative_get_no_cotangent_computed():
+    """A call whose arguments include values that do not depend on the differentiated inputs (data captured by
+    a closure) calls a derivative of the callee specialised not to compute their cotangents: the same
+    gradients and Hessians, through functions and bound methods."""
+    rng = np.random.default_rng(0)
+    data, w = rng.standard_normal((6, 3)), rng.standard_normal(3)
+    method = _Model().loss
+
+    def through_a_function(u):
+        return _data_loss(u, data)
+
+    def through_a_bound_method(u):
+        return method(u, data)
+
+    for f in (through_a_function, through_a_bound_method):
+        text = sd.source(f, example=(w,))
+        assert "call_with_constants((1,)," in text
+        (gradient,) = sd.gradient(f, w)
+        np.testing.assert_allclose(gradient, _differences(f, w), rtol=1e-7, atol=1e-8)
+        np.testing.assert_allclose(sd.hessian(f, w), _differences(lambda u: sd.gradient(f, u)[0], w), rtol=1e-6, atol=1e-7)
+    # the same function called with both arguments differentiated gives the data its cotangent
+    w_bar, data_bar = sd.gradient(_data_loss, w, data)
+    np.testing.assert_allclose(data_bar, _differences(lambda d: _data_loss(w, d.reshape(6, 3)), data.ravel()).reshape(6, 3),
+                               rtol=1e-6, atol=1e-8)

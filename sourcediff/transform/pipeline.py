@@ -460,13 +460,20 @@ def _cell_value(cell):
         return None
 
 
-def run_forward(function, args, kwargs, keywords_inactive=False):
+def captured_constants(function):
+    """The captured variables of a function differentiated by `sd.pullback` or `sd.gradient`, which return no
+    cotangent for them: its derivative there computes none."""
+    return frozenset(function.__code__.co_freevars)
+
+
+def run_forward(function, args, kwargs, keywords_inactive=False, constant_names=frozenset()):
     """Run the derivative's forward for a call: `(derivative, outputs, state)`.
 
     The outputs are the value of the call, and then the final values of the parameters it writes
-    into. A captured variable that changes while the call runs is refused.
+    into. A captured variable that changes while the call runs is refused. The parameters in
+    `constant_names` (and the keyword arguments, with `keywords_inactive`) get no cotangent.
     """
-    inactive = frozenset(kwargs) if keywords_inactive and kwargs else frozenset()
+    inactive = frozenset(kwargs) | constant_names if keywords_inactive and kwargs else constant_names
     scalar_inputs, real_inputs = input_kinds(function, args, kwargs)
     entry = _cache.lookup(function.__code__, function.__globals__, _key(scalar_inputs, real_inputs, inactive)) or derivative(
         function, scalar_inputs, real_inputs, inactive)

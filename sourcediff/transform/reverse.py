@@ -248,6 +248,10 @@ class ReverseGenerator(Generator):
                 dispatch=self.dispatch, function=value.func, arguments=gast.Tuple(elts=positional, ctx=gast.Load()),
                 spread=constant(tuple(isinstance(a, gast.Starred) for a in value.args)),
                 keywords=gast.Dict(keys=[constant(k.arg) for k in named], values=[k.value for k in named]), extra=extra)
+        constants = tuple(i for i, a in enumerate(arguments) if not (loaded_names(a) & self.varying))
+        if constants:  # (arguments that carry no derivative: the callee computes no cotangent for them)
+            return code.dispatched_call_with_constants.expression(dispatch=self.dispatch, constants=constant(constants),
+                                                                  function=value.func, arguments=arguments, keywords=keywords)
         return code.dispatched_call.expression(dispatch=self.dispatch, function=value.func, arguments=arguments, keywords=keywords)
 
 

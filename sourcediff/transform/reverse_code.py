@@ -33,6 +33,11 @@ def dispatched_call(dispatch, function, arguments, keywords):
 
 
 @Template
+def dispatched_call_with_constants(dispatch, constants, function, arguments, keywords):
+    dispatch.call_with_constants(constants, function, *arguments, **keywords)
+
+
+@Template
 def method_call(dispatch, receiver, method, arguments, keywords):
     dispatch.call_method(receiver, method, *arguments, **keywords)
 
