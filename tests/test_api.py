@@ -168,3 +168,12 @@ def test_arguments_that_carry_no_derivative_get_no_cotangent_computed():
     w_bar, data_bar = sd.gradient(_data_loss, w, data)
     np.testing.assert_allclose(data_bar, _differences(lambda d: _data_loss(w, d.reshape(6, 3)), data.ravel()).reshape(6, 3),
                                rtol=1e-6, atol=1e-8)
+
+
+def test_a_closure_lambda_is_told_apart_from_others_with_its_parameters():
+    """Two lambdas of the same parameters in one file, one inside another on its line: the one called is found
+    (a closure's first instructions copy its cells at a position of width zero, which must not mislead)."""
+    offset = 0.5
+    tools = {"unrelated": lambda u: u * 2.0,  # (a line of its own that does not parse: the whole file is read)
+             "outer": lambda w: sd.gradient(lambda u: u ** 3 + offset, w)[0]}
+    assert tools["outer"](2.0) == pytest.approx(12.0, rel=1e-12)

@@ -86,7 +86,9 @@ def _find(tree, function, origin):
     arg_names = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
     candidates = [n for n in candidates if tuple(a.arg for a in n.args.posonlyargs + n.args.args + n.args.kwonlyargs) == arg_names]
     if len(candidates) > 1:
-        positions = [p for p in code.co_positions() if p[0] is not None] if hasattr(code, "co_positions") else []
+        # (the first instructions of a closure copy its cells, at a made-up position of width zero: skipped)
+        positions = [p for p in code.co_positions() if p[0] is not None and p[2] != p[3]] if hasattr(code, "co_positions") \
+            else []
         if positions:
             line, col = positions[0][0], positions[0][2]
             located = [n for n in candidates if n.lineno <= line <= n.end_lineno and (n.lineno, n.col_offset) <= (line, col)]
