@@ -20,16 +20,25 @@ Guarantees:
 - what this generator does not differentiate yet (calls of Python functions, methods, closures) raises
   `UnsupportedSyntaxError` naming the line, never a wrong tangent.
 """
+import operator
 import re
 
 import gast
+import numpy as np
 
 from ..errors import NoRuleError
 from . import forward_code as code
 from .codegen import assigned, placed, render
 from .generation import Generator, call_parts, definition_line, names_tuple, parameter_names, scaled
+from .templates import is_number
 from .resolve import Kind
 from .syntax import constant, index_value, loaded_names, name as name_node
+
+
+# Operations whose tangents are pasted in for float64 arrays: products linear in each operand, and sums
+BILINEAR = frozenset({operator.matmul, np.matmul})
+SUMS = frozenset({np.sum, np.mean})
+SUM_KEYWORDS = frozenset({"axis", "keepdims"})
 
 
 class ForwardGenerator(Generator):
@@ -156,6 +165,10 @@ class ForwardGenerator(Generator):
         site = self.operation_site(value)
         if site is not None and site.kind is Kind.INLINE and site.templates is not None:
             self.inline(target, value, site, lines, line)
+        elif site is not None and site.function in BILINEAR and self.on_real_arrays(value):
+            self.bilinear(target, value, lines, line)
+        elif site is not None and site.function in SUMS and self.on_real_arrays(value) and self.only_keywords(value, SUM_KEYWORDS):
+            self.summed(target, value, lines, line)
         elif site is not None and site.kind is Kind.INACTIVE:
             lines += [assigned(target, value, line), assigned(self.dot(target), self.zero_value(), line)]
         elif site is not None and site.kind in (Kind.RULE, Kind.INLINE):  # (an inlined reverse specialisation)
@@ -197,19 +210,68 @@ class ForwardGenerator(Generator):
         if any(isinstance(a, gast.Name) and a.id == target for a in arguments):
             primal = self.namer.fresh(target)  # the partials read the operands as they were
         lines.append(assigned(primal, value, line))
-        terms = []
+        terms, broadcast = [], False
         for argument, (parameters, template, module_globals) in zip(arguments, site.templates):
             if not self.is_active(argument):
                 continue
             partial = self.on_scalars(self.instantiate(template, parameters, arguments, primal, module_globals))
-            term = scaled(self.dot(argument.id), partial)
-            if self.is_broadcast(argument, arguments):
-                term = code.broadcast.expression(runtime=self.runtime, tangent=term, primal=name_node(primal))
-            terms.append(term)
+            terms.append(scaled(self.dot(argument.id), partial))
+            broadcast = broadcast or self.is_broadcast(argument, arguments)
+        total = terms[0] if terms else self.zero_value()
+        for term in terms[1:]:
+            total = gast.BinOp(left=total, op=gast.Add(), right=term)
+        if broadcast:  # (the sum of the terms, once: it reaches the result's shape if a term does)
+            total = code.broadcast.expression(runtime=self.runtime, tangent=total, primal=name_node(primal))
+        lines.append(assigned(self.dot(target), total, line))
+        if primal != target:
+            lines.append(assigned(target, name_node(primal), line))
+
+    def on_real_arrays(self, value):
+        """Whether every operand of an operation is a float64 array (or a real scalar) of known kind."""
+        arguments, _ = call_parts(value)
+        return bool(arguments) and all(is_number(a) or isinstance(a, gast.Name) and a.id in self.real_names for a in arguments)
+
+    @staticmethod
+    def only_keywords(value, allowed):
+        return isinstance(value, gast.Call) and len(value.args) == 1 and all(k.arg in allowed for k in value.keywords)
+
+    def with_primal(self, target, value, lines, line):
+        """Assign `value` to `target`, or to a fresh name first if it reads `target` (the tangent reads the operands
+        as they were): the name the tangent code reads the result as."""
+        arguments, _ = call_parts(value)
+        primal = self.namer.fresh(target) if any(isinstance(a, gast.Name) and a.id == target for a in arguments) else target
+        lines.append(assigned(primal, value, line))
+        return primal
+
+    def bilinear(self, target, value, lines, line):
+        """`y = a @ b; y_dot = a_dot @ b + a @ b_dot` (the terms of the active operands) for products of float64
+        arrays (a zero tangent is absorbed: `Zero() @ b` is zero)."""
+        arguments, _ = call_parts(value)
+        primal = self.with_primal(target, value, lines, line)
+        terms = []
+        for position, argument in enumerate(arguments):
+            if self.is_active(argument):
+                replaced = [self.tangent(a) if k == position else a for k, a in enumerate(arguments)]
+                terms.append(gast.BinOp(left=replaced[0], op=gast.MatMult(), right=replaced[1])
+                             if isinstance(value, gast.BinOp) else gast.Call(func=value.func, args=replaced, keywords=value.keywords))
         total = terms[0] if terms else self.zero_value()
         for term in terms[1:]:
             total = gast.BinOp(left=total, op=gast.Add(), right=term)
         lines.append(assigned(self.dot(target), total, line))
+        if primal != target:
+            lines.append(assigned(target, name_node(primal), line))
+
+    def summed(self, target, value, lines, line):
+        """`s = np.sum(x, axis=0); s_dot = np.sum(x_dot, axis=0)` (a sum or mean is linear), zero for a zero tangent."""
+        primal = self.with_primal(target, value, lines, line)
+        operand = value.args[0]
+        tangent = self.tangent(operand)
+        if isinstance(tangent, gast.Name):
+            reduced = gast.Call(func=value.func, args=[tangent], keywords=value.keywords)
+            zero = self.zero_value()
+            tangent = gast.IfExp(test=gast.Compare(left=name_node(tangent.id), ops=[gast.IsNot()], comparators=[zero]),
+                                 body=reduced, orelse=self.zero_value())
+        lines.append(assigned(self.dot(target), tangent, line))
         if primal != target:
             lines.append(assigned(target, name_node(primal), line))
 

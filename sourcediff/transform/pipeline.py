@@ -389,21 +389,32 @@ def run_pushforward(function, args, kwargs, tangents, keyword_tangents=None, cel
     """`(derivative, outputs, output tangents)` of a call of `function` with one tangent per positional argument
     in `tangents` (and per keyword argument in `keyword_tangents`, per captured variable in `cell_tangents`;
     the others get none)."""
-    keyword_tangents, cell_tangents = keyword_tangents or {}, cell_tangents or {}
-    inactive = untangented_keywords(kwargs, keyword_tangents)
+    code = function.__code__
+    by_name = dict(zip(code.co_varnames[: code.co_argcount], tangents))
+    # the inputs without a tangent get no tangent code (the derivative is specialised on which they are; this
+    # runs on every call, so it is built for speed)
+    zero = [name for name, tangent in by_name.items() if tangent is None or isinstance(tangent, ZERO_TYPE)]
+    if code.co_freevars:
+        zero += [name for name in code.co_freevars if runtime.is_zero((cell_tangents or EMPTY).get(name))]
+    if kwargs:
+        zero += untangented_keywords(kwargs, keyword_tangents or EMPTY)
+    inactive = frozenset(zero) if zero else EMPTY_SET
     scalar_inputs, real_inputs = input_kinds(function, args, kwargs)
     entry = forward_derivative(function, scalar_inputs, real_inputs, inactive)
     cells = [_cell_value(c) for c in function.__closure__] if entry.free_names else []
-    code = function.__code__
-    by_name = dict(zip(code.co_varnames[: code.co_argcount], tangents))
     if len(args) > code.co_argcount and code.co_flags & 0x04:
         by_name[code.co_varnames[code.co_argcount + code.co_kwonlyargcount]] = tuple(tangents[code.co_argcount:])
-    by_name.update(keyword_tangents)
-    by_name.update(cell_tangents)
-    inputs = tuple(by_name.get(name, runtime.ZERO) for name in entry.inputs)
+    if keyword_tangents:
+        by_name.update(keyword_tangents)
+    if cell_tangents:
+        by_name.update(cell_tangents)
+    inputs = tuple([by_name.get(name, runtime.ZERO) for name in entry.inputs])
     forward = entry.batched_forward_for(function) if batch.ACTIVE.get() else entry.forward_for(function)
     outputs, output_tangents = forward(inputs, *cells, *args, **kwargs)
     return entry, outputs, output_tangents
+
+
+EMPTY, EMPTY_SET, ZERO_TYPE = {}, frozenset(), type(runtime.ZERO)
 
 
 def untangented_keywords(kwargs, keyword_tangents):

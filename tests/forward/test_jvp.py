@@ -222,3 +222,48 @@ def aliased_tangents(x):
     b = a
     a[0] = 5.0
     return np.sum(b * b) + np.sum(a)
+
+
+def _products(a, b):
+    return np.matmul(a, b) * 2.0 + a @ b
+
+
+def _reductions(x):
+    return np.sum(x, axis=0) + np.mean(x, axis=-1, keepdims=True) + np.mean(x) + np.sum(x)
+
+
+@pytest.mark.parametrize("shapes", [((3,), (3, 2)), ((2, 3), (3,)), ((3,), (3,)), ((2, 3), (3, 4)), ((2, 2, 3), (3, 2))])
+def test_products_and_sums_of_float_arrays_are_pasted_in(shapes):
+    """`a @ b` and `np.sum`/`np.mean` of float64 arrays get their tangents as code (`a_dot @ b + a @ b_dot`,
+    `np.sum(x_dot, axis=0)`), right for every ndim, with a zero tangent for either operand."""
+    rng = np.random.default_rng(3)
+    a, b = (rng.standard_normal(shape) for shape in shapes)
+    text = sd.source(_products, mode="forward", example=(a, b))
+    assert "a_dot @ b + a @ b_dot" in text and "frule" not in text
+    for tangents in ((rng.standard_normal(a.shape), rng.standard_normal(b.shape)), (sd.Zero(), rng.standard_normal(b.shape)),
+                     (rng.standard_normal(a.shape), 0.0)):
+        _, y_dot = sd.jvp(_products, (a, b), tangents)
+        np.testing.assert_allclose(y_dot, _along(_products, (a, b), tangents), rtol=1e-8, atol=1e-10)
+    x = rng.standard_normal((3, 3))
+    assert "np.sum(x_dot, axis=0)" in sd.source(_reductions, mode="forward", example=(x,))
+    direction = rng.standard_normal(x.shape)
+    np.testing.assert_allclose(sd.jvp(_reductions, (x,), (direction,))[1], _along(_reductions, (x,), (direction,)),
+                               rtol=1e-8, atol=1e-10)
+
+
+def _either(x, w, fixed, use_fixed):
+    y = fixed if use_fixed else x
+    return np.sum(y @ w) + np.mean(y, axis=0)[0]
+
+
+def test_a_zero_tangent_met_at_run_time_in_pasted_code():
+    """A name whose tangent is zero only on some paths (here the branch that takes a constant) passes the zero
+    through the pasted products and sums."""
+    x, w, fixed = np.array([[1.0, 2.0], [0.5, -1.0]]), np.array([0.3, -0.2]), np.eye(2)
+    text = sd.source(_either, mode="forward", example=(x, w, fixed, True))
+    assert "y_dot @ w + y @ w_dot" in text
+    tangents = (np.array([[1.0, 0.0], [0.0, 2.0]]), np.array([1.0, 0.5]), 0.0, 0.0)
+    for use_fixed in (True, False):
+        _, y_dot = sd.jvp(_either, (x, w, fixed, use_fixed), tangents)
+        expected = _along(lambda a, b: _either(a, b, fixed, use_fixed), (x, w), tangents[:2])
+        assert y_dot == pytest.approx(float(expected), rel=1e-9)
