@@ -668,28 +668,22 @@ def looped(function):
 
 def batched_frule(frule, rule):
     """A rule's frule for batched code: its pushforward as it is if the rule declares `batch`, else looped."""
-    if rule.batch:
-        return frule
-
-    @functools.wraps(frule)
-    def frule_of_one_tangent_at_a_time(*args, **kwargs):
-        y, pushforward = frule(*args, **kwargs)
-        return y, looped(pushforward)
-
-    return frule_of_one_tangent_at_a_time
+    return frule if rule.batch else _with_looped_propagator(frule)
 
 
 def batched_rrule(rrule, rule):
     """A rule's rrule for batched code: its pullback as it is if the rule declares `batch_pullback`, else looped."""
-    if rule.batch_pullback:
-        return rrule
+    return rrule if rule.batch_pullback else _with_looped_propagator(rrule)
 
-    @functools.wraps(rrule)
-    def rrule_of_one_cotangent_at_a_time(*args, **kwargs):
-        y, pullback = rrule(*args, **kwargs)
-        return y, looped(pullback)
 
-    return rrule_of_one_cotangent_at_a_time
+def _with_looped_propagator(rule_function):
+    """`rule_function` (an frule or rrule) returning its pushforward or pullback looped."""
+    @functools.wraps(rule_function)
+    def one_at_a_time(*args, **kwargs):
+        y, propagator = rule_function(*args, **kwargs)
+        return y, looped(propagator)
+
+    return one_at_a_time
 
 
 def batched_binding(value, rule=None, reverse=False):

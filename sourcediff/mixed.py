@@ -187,14 +187,20 @@ def jacobian(f, *args, mode="reverse", **kwargs):
     if mode not in ("reverse", "forward"):
         raise SourceDiffError(f"sd.jacobian has mode='reverse' or mode='forward', not mode={mode!r}")
     if mode == "forward":
-        return _forward_jacobian(f, args, kwargs)
+        return _batched_or(lambda: _batched_forward_jacobian(f, args, kwargs), lambda: _looped_forward_jacobian(f, args, kwargs))
+    return _batched_or(lambda: _batched_reverse_jacobian(f, args, kwargs), lambda: _looped_reverse_jacobian(f, args, kwargs))
+
+
+def _batched_or(batched, one_at_a_time):
+    """`batched()` run with batches of tangents, or `one_at_a_time()` where a batch meets an operation that needs a
+    single tangent (the function then runs again)."""
     try:
         with _batched():
-            return _batched_reverse_jacobian(f, args, kwargs)
+            return batched()
     except Exception as error:
         if not batch.fell_back(error):
             raise
-    return _looped_reverse_jacobian(f, args, kwargs)
+    return one_at_a_time()
 
 
 def _batched_reverse_jacobian(f, args, kwargs):
@@ -231,18 +237,6 @@ def _looped_reverse_jacobian(f, args, kwargs):
                 if block is not None and leaf is not None:
                     block[index] = leaf
     return tuple(_assembled(y, a, r) for a, r in zip(args, results))
-
-
-def _forward_jacobian(f, args, kwargs):
-    """The forward-mode Jacobian: all the directions of one argument pushed as one batch of tangents, or one at a
-    time where the batched run reaches an operation that takes one tangent at a time."""
-    try:
-        with _batched():
-            return _batched_forward_jacobian(f, args, kwargs)
-    except Exception as error:
-        if not batch.fell_back(error):
-            raise
-    return _looped_forward_jacobian(f, args, kwargs)
 
 
 @contextlib.contextmanager
@@ -356,15 +350,15 @@ def hessian(f, x, **kwargs):
     if np.ndim(x) == 0:
         return hvp(f, (x,), (type(x)(1),), **kwargs)[0]
     directions = batch.Batch(np.eye(x.size, dtype=x.dtype).reshape((x.size,) + x.shape))
-    try:
-        with _batched():
-            _, tangents = _gradient_pushed(f, ZERO, (x,), (directions,), kwargs, "sd.hessian", self_wanted=False)
-            rows = _rows(tangents[1], x.size, x.shape)
-        return np.moveaxis(rows, 0, -1).reshape(x.shape + x.shape).astype(x.dtype, copy=False)
-    except Exception as error:
-        if not batch.fell_back(error):
-            raise
-    result = np.zeros(x.shape + x.shape, dtype=x.dtype)
-    for _, index, direction in _basis(x):
-        result[(Ellipsis,) + index] = hvp(f, (x,), (direction,), **kwargs)[0]
-    return result
+
+    def batched():
+        _, tangents = _gradient_pushed(f, ZERO, (x,), (directions,), kwargs, "sd.hessian", self_wanted=False)
+        return np.moveaxis(_rows(tangents[1], x.size, x.shape), 0, -1).reshape(x.shape + x.shape).astype(x.dtype, copy=False)
+
+    def one_at_a_time():
+        result = np.zeros(x.shape + x.shape, dtype=x.dtype)
+        for _, index, direction in _basis(x):
+            result[(Ellipsis,) + index] = hvp(f, (x,), (direction,), **kwargs)[0]
+        return result
+
+    return _batched_or(batched, one_at_a_time)

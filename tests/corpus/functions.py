@@ -1287,6 +1287,14 @@ def float_stored_into_an_integer_array(x):
     return w.sum() * 1.0 + x
 
 
+def float32_slices_outer_norm(xs, v):
+    """Fuzz seed 3901028, minimised: float32 slices in an outer product, a norm, and sums of a list and a dict's
+    values (a batched pullback once looked wrong here: the checker compared against a rounded scaling)."""
+    table = {"a": 0.5, "c": np.linalg.norm(np.outer(v[:2], np.array(xs)))}
+    items = [v[1] - 1.0, 0.5, 0.25, sum(xs) - sum(table.values())]
+    return sum(items) * math.cos(1.0) * (1.5 + np.sin(np.mean(v)))
+
+
 CORPUS = [
     Case(scalar_poly, (0.7, -1.3)),
     Case(scalar_division_chain, (1.2, 0.8)),
@@ -1457,4 +1465,5 @@ CORPUS = [
     Case(enumerate_with_start_keyword, ([0.5, -1.5, 2.0, 0.25],)),
     Case(float_stored_into_an_integer_array, (0.7,)),
     Case(name_rebound_to_a_second_closure, (_vec(2),)),
+    Case(float32_slices_outer_norm, ([1.4, 1.4, 1.2], np.array([1.3, 0.6, 1.2], dtype=np.float32))),
 ]

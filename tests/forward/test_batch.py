@@ -15,6 +15,8 @@ from sourcediff.rules.differentials import NO_FIELDS, ZERO, Tangent, is_zero
 from sourcediff.rules.registry import RULES, samples_of
 from sourcediff.testing import _random_like, leaves
 
+from ..differences import jacobian_by_differences
+
 SIZE = 3
 
 
@@ -231,10 +233,15 @@ def test_zeros_and_thunks_combine_with_batches():
 
 # Every registered rule: its frule in batched code, declared batch-aware or run once per tangent
 
-RULE_CASES = [pytest.param(f, rule, sample, id=f"{getattr(f, '__qualname__', f)}-{n}")
-              for f, rule in RULES.items()
-              if rule.frule is not None and rule.differentiable and not rule.updates
-              for n, sample in enumerate(samples_of(rule) or [])]
+def _rule_cases(mode):
+    """One case per sample of every differentiable rule with an frule (`mode` "frule") or rrule."""
+    return [pytest.param(f, rule, sample, id=f"{getattr(f, '__qualname__', f)}-{n}")
+            for f, rule in RULES.items()
+            if getattr(rule, mode) is not None and rule.differentiable and not rule.updates
+            for n, sample in enumerate(samples_of(rule) or [])]
+
+
+RULE_CASES, RRULE_CASES = _rule_cases("frule"), _rule_cases("rrule")
 
 
 @pytest.mark.parametrize("function, rule, sample", RULE_CASES)
@@ -251,12 +258,6 @@ def test_every_frule_takes_a_batch_of_tangents(function, rule, sample):
     batched_tangents = [batch._stacked([tangents[k] for tangents in tangent_sets]) for k in range(len(args))]
     batched = pushforward(NO_FIELDS, *batched_tangents)
     assert_per_tangent(batched, per_tangent)
-
-
-RRULE_CASES = [pytest.param(f, rule, sample, id=f"{getattr(f, '__qualname__', f)}-{n}")
-               for f, rule in RULES.items()
-               if rule.rrule is not None and rule.differentiable and not rule.updates
-               for n, sample in enumerate(samples_of(rule) or [])]
 
 
 @pytest.mark.parametrize("function, rule, sample", RRULE_CASES)
@@ -362,14 +363,7 @@ def test_corpus_hessian_vector_products_of_a_batch(case):
 
 # The batched entry points
 
-def _differences(f, x, step=1e-6):
-    """The Jacobian of `f` at `x` by central differences (error O(step²) for these smooth functions)."""
-    columns = []
-    for index in np.ndindex(x.shape):
-        e = np.zeros_like(x)
-        e[index] = step
-        columns.append((f(x + e) - f(x - e)) / (2 * step))
-    return np.stack(columns, axis=-1).reshape(np.shape(f(x)) + x.shape)
+_differences = jacobian_by_differences
 
 
 def test_forward_jacobian_runs_the_function_once_for_every_direction(capsys):
