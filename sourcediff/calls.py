@@ -10,7 +10,7 @@ The pullback takes one cotangent per output and returns `(∂self, ∂args..., �
 import dataclasses
 import types
 
-from . import dispatch, runtime
+from . import batch, dispatch, runtime
 from .errors import UnsupportedSyntaxError, display_name
 from .rules.differentials import NO_FIELDS, ZERO, Tangent, accumulate, is_zero
 from .rules.registry import lookup
@@ -352,6 +352,9 @@ def forward_call(function, function_dot, args, tangents, kwargs, keyword_tangent
             return forward_call(call_method, ZERO, (function,) + tuple(args), (function_dot,) + tuple(tangents), kwargs,
                                 keyword_tangents)
         return None
+    pushed = _linear_rule_pushed(function, args, tangents, kwargs)
+    if pushed is not None:
+        return pushed
     if runtime.is_internal(function):
         raise runtime.error_at_call_site(
             UnsupportedSyntaxError, f"forward mode does not differentiate {display_name(function)}, a part of sourcediff "
@@ -373,6 +376,26 @@ def forward_call(function, function_dot, args, tangents, kwargs, keyword_tangent
                 UnsupportedSyntaxError, f"{display_name(function)} changes {parameter!r} in place, which forward mode "
                 "does not follow yet", f"Return the new value from {function.__name__} instead and assign it.")
     return outputs[0], output_tangents[0]
+
+
+def _linear_rule_pushed(function, args, tangents, kwargs):
+    """Forward over reverse through the rrule of a linear function (`linear_rule`, the effects pass's copies) that
+    generated code calls, or through the pullback it returned, which holds no primal value: `(y, pullback)` gets
+    the tangent `(ẏ, zero)` from the function's frule, and `pullback(ȳ)` the tangent `pullback(ȳ̇)` (linear in ȳ,
+    and the same at every primal). None for any other function."""
+    owner = getattr(function, "rrule_of", None)
+    if owner is not None:
+        rule = lookup(owner)
+        if rule is None or rule.rrule is not function or rule.frule is None:
+            return None
+        _, pushforward = rule.frule(*args, **kwargs)
+        return function(*args, **kwargs), (pushforward(NO_FIELDS, *tangents), ZERO)
+    owner = getattr(function, "adjoint_of", None)
+    if owner is None or kwargs or len(args) != 1:
+        return None
+    rule = lookup(owner)
+    pullback = function if rule is None or rule.batch_pullback or not batch.ACTIVE.get() else batch.looped(function)
+    return function(*args), pullback(*tangents)
 
 
 def _construct_forward(cls, args, tangents, kwargs, keyword_tangents):

@@ -297,11 +297,14 @@ def _identity_rule(function, samples):
             return (NO_FIELDS, y_bar) + (ZERO,) * len(options)
 
         copy_pullback.__name__ = f"{function.__name__}_pullback"
+        copy_pullback.adjoint_of = function  # (no primal value in it: see `calls.forward_call`)
         # an array or list that nothing but the calling code's variable refers to (no pullback, saved value,
         # view or container) is already the caller's own: no copy (a loop writing x[i] is then O(1) per write)
         if sys.getrefcount(value) <= _OWNED and function is not own_resized and (_own_memory(value) or type(value) is list):
             return value, copy_pullback
         return function(value, *options), copy_pullback
+
+    copy_rrule.rrule_of = function
 
     @register_frule(function)
     def copy_frule(value, *options):

@@ -100,7 +100,10 @@ def linear_rule(f, adjoint, *, samples, apply=None, batch=None, batch_adjoint=Tr
             return (NO_FIELDS, x_bar) + (ZERO,) * len(args)
 
         linear_pullback.__name__ = linear_pullback.__qualname__ = f"{name}_pullback"
+        linear_pullback.adjoint_of = f  # (no primal value in it: see `calls.forward_call`)
         return y, linear_pullback
+
+    linear_rrule.rrule_of = f
 
     @register_frule(f, batch=batch)
     def linear_frule(x, *args, **kwargs):

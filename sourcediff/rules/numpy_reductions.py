@@ -90,7 +90,11 @@ def sum_rrule(x, *args, **kwargs):
     def sum_pullback(y_bar):
         return cotangents(x, ZERO if is_zero(y_bar) else spread(extern(y_bar), x, axes, keepdims), args)
 
+    sum_pullback.adjoint_of = np.sum  # (linear, and reads only the shape of x: see `calls.forward_call`)
     return y, sum_pullback
+
+
+sum_rrule.rrule_of = np.sum
 
 
 def whole_array_samples(seed):
@@ -212,7 +216,11 @@ def mean_rrule(x, *args, **kwargs):
             return cotangents(x, ZERO, args)
         return cotangents(x, spread(extern(y_bar), x, axes, keepdims) / count(x, axes), args)
 
+    mean_pullback.adjoint_of = np.mean  # (as sum_pullback)
     return y, mean_pullback
+
+
+mean_rrule.rrule_of = np.mean
 
 
 @register_frule(np.mean)

@@ -32,7 +32,7 @@ from .normalize import normalize
 from .resolve import Kind, Resolution, hashable, keyword_values, matching_specialisation
 from .forward import ForwardGenerator
 from .reverse import ReverseGenerator
-from .scalars import broadcast_ndim, matmul_ndim, real_ndims, scalars
+from .scalars import PENDING, UNKNOWN, broadcast_ndim, matmul_ndim, real_ndims, scalars
 from .source import Origin, parse_function
 from .syntax import Namer, names_in, source
 
@@ -41,6 +41,10 @@ FLOAT64 = np.dtype(np.float64)
 NDARRAY, NUMPY_FLOAT = np.ndarray, np.float64
 BUILTIN_NAMES = set(dir(builtins))
 HELPER_MODULES = {"runtime": runtime, "dispatch": dispatch, "operator": operator, "builtins": builtins}
+# functions that rearrange (or copy) the entries of their first argument, keeping its dtype: a float64 array
+# gives a float64 array (with no keyword, and at most two arguments after it: shapes, axes, indices)
+SHAPE_FUNCTIONS = frozenset({np.reshape, np.ravel, np.expand_dims, np.squeeze, np.transpose, np.swapaxes, np.moveaxis,
+                             np.flip, np.copy, np.broadcast_to, np.tile, np.repeat, np.take})
 # the effects pass's copies and rebindings: their value is of the kind of their first argument
 FIRST_ARGUMENT_KIND = (runtime.own, runtime.own_array, runtime.own_list, runtime.own_resized, runtime.rebind)
 
@@ -258,8 +262,14 @@ def _analysed(function, scalar_inputs, real_inputs, inactive_inputs):
         return resolution.is_scalar_call(call)
 
     def real_call(call, operands):
+        """The kind of a call's value from its operands' (`scalars.real_ndims`; the operands after the first may be
+        unknown: shapes, axes, indices)."""
         callee = resolution.callee(call)
         if not hashable(callee):
+            return None
+        if callee in SHAPE_FUNCTIONS and not call.keywords and len(operands) <= 3:
+            return PENDING if operands[0] is PENDING else UNKNOWN  # (float64 in, float64 out, of some ndim)
+        if None in operands:
             return None
         if callee in FIRST_ARGUMENT_KIND and not call.keywords:
             return operands[0]

@@ -135,6 +135,8 @@ def real_ndims(function, real_inputs, real_call, captured=(), counting=True):
             operands = [kind(a) for a in value.args]
             if operands and all(o is not None for o in operands):
                 return PENDING if PENDING in operands else real_call(value, operands)
+            if operands and operands[0] is not None and operands[0] != "int":  # (an array, then shapes or axes)
+                return real_call(value, operands)
         return None
 
     changed, rounds = True, 0

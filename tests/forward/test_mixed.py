@@ -203,3 +203,23 @@ def test_a_refusal_points_at_the_users_line():
     with pytest.raises(sd.SourceDiffError) as raised:
         sd.hvp(uses_a_float32_rule, (np.ones(3),), (np.ones(3),))
     assert raised.value.filename == __file__
+
+
+def _rearranged(x):
+    y = np.reshape(x, (2, 2))
+    z = np.transpose(y) * y
+    return np.sum(np.flip(z, 0) * np.tanh(y) + np.squeeze(np.expand_dims(y, 0)) ** 3)
+
+
+def test_forward_over_reverse_through_reshapes_transposes_and_sums():
+    """Rearranging functions keep a float64 array's kind (their results' operations inline), and their rrules and
+    pullbacks, which hold no primal value, are pushed through by their frules: the Hessian is the differences
+    of the gradient, in one batch and one product at a time."""
+    from ..differences import jacobian_by_differences
+
+    x = np.array([0.3, -0.7, 1.1, 0.4])
+    assert "reshape_rrule" in sd.source(_rearranged, example=(x,)) and "z = transpose * y" in sd.source(_rearranged, example=(x,))
+    expected = jacobian_by_differences(lambda u: sd.gradient(_rearranged, u)[0], x)
+    np.testing.assert_allclose(sd.hessian(_rearranged, x), expected, rtol=1e-6, atol=1e-8)
+    direction = np.array([1.0, -0.5, 0.25, 2.0])
+    np.testing.assert_allclose(sd.hvp(_rearranged, (x,), (direction,))[0], expected @ direction, rtol=1e-6, atol=1e-8)
