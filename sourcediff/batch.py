@@ -769,8 +769,7 @@ def _runtime_forms(runtime, reverse):
             return tangent
         owned = _owned(tangent, sys.getrefcount(tangent), runtime)
         buffer = _buffer(tangent, primal, _batch_size((tangent, value)), owned)
-        value = extern(value)
-        buffer[key] = 0 if is_zero(value) else (np.real(value) if buffer.dtype.kind == "f" and np.iscomplexobj(value) else value)
+        runtime.write_tangent_entry(buffer, key, value)
         return buffer
 
     # `component`, `broadcast_tangent`, `closure_tangent` and `attribute_stored` only index, broadcast or hold

@@ -190,8 +190,8 @@ def pushed_forward_pass(function, function_tangent, args, tangents, kwargs, keyw
     over reverse."""
     keyword_tangents = keyword_tangents or {}
     inactive = pipeline.untangented_keywords(kwargs, keyword_tangents) | _constant_names(function, constants)
-    if constant_cells and function.__code__.co_freevars:
-        inactive = inactive | frozenset(function.__code__.co_freevars)
+    if constant_cells:
+        inactive = inactive | pipeline.captured_constants(function)
     scalar_inputs, real_inputs = pipeline.input_kinds(function, args, kwargs)
     entry = pipeline.derivative(function, scalar_inputs, real_inputs, inactive)
     cells, cell_tangents = (), ()

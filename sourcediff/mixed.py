@@ -206,11 +206,10 @@ def _batched_or(batched, one_at_a_time):
 def _batched_reverse_jacobian(f, args, kwargs):
     """Every output direction pulled back as one batch of cotangents through one run of the pullback."""
     y, back = pullback(f, *args, **kwargs)
-    seeds, places = _batched_basis(y)
+    seeds, places, total = _batched_basis(y)
     outputs = _leaves(y)
     results = [_blocks(outputs, _leaves(a)) for a in args]
-    if any(place is not None for place in places):
-        total = sum(place[1] for place in places if place is not None)
+    if total:
         for argument, (primal, found) in enumerate(zip(args, back(seeds))):
             inputs = _leaves(primal)
             cotangents = _leaves(found) if found is not None else [None] * len(inputs)
@@ -249,9 +248,9 @@ def _batched():
 
 
 def _batched_basis(structure):
-    """`(tangent, places)`: the tangent of `structure` that stacks the one-hot directions of all its real leaves
-    (a `Batch` per real leaf, a zero for the others), and each leaf's `(first row, count)` in the stack (None for
-    the others)."""
+    """`(tangent, places, total)`: the tangent of `structure` that stacks the `total` one-hot directions of all its
+    real leaves (a `Batch` per real leaf, a zero for the others), and each leaf's `(first row, count)` in the stack
+    (None for the others)."""
     leaves = _leaves(structure)
     sizes = [int(np.size(leaf)) if _is_real(leaf) else 0 for leaf in leaves]
     total, first, tangents, places = sum(sizes), 0, [], []
@@ -265,7 +264,7 @@ def _batched_basis(structure):
         tangents.append(batch.Batch(stack.reshape((total,) + np.shape(leaf))))
         places.append((first, size))
         first += size
-    return _rebuilt(structure, iter(tangents)), places
+    return _rebuilt(structure, iter(tangents)), places, total
 
 
 def _rows(tangent, total, shape):
@@ -284,11 +283,10 @@ def _batched_forward_jacobian(f, args, kwargs):
     y = None
     results = []
     for argument, primal in enumerate(args):
-        direction, places = _batched_basis(primal)
-        if all(place is None for place in places):
+        direction, places, total = _batched_basis(primal)
+        if not total:
             results.append(None)
             continue
-        total = sum(place[1] for place in places if place is not None)
         y, y_dot = jvp(f, args, zeros[:argument] + (direction,) + zeros[argument + 1:], **kwargs)
         inputs, outputs = _leaves(primal), _leaves(y)
         blocks = _blocks(outputs, inputs)

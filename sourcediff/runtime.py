@@ -200,14 +200,19 @@ def _tangent_buffer(tangent, primal):
                              "Write into a local array, list or dict instead.")
 
 
+def write_tangent_entry(buffer, key, value):
+    """`buffer[key] = value` for an array tangent (or a batch of them): zero for a zero, the real part into a real one."""
+    value = extern(value)
+    buffer[key] = 0 if is_zero(value) else (np.real(value) if buffer.dtype.kind == "f" and np.iscomplexobj(value) else value)
+
+
 def stored_tangent(tangent, primal, key, value):
     """The tangent of `primal` after `primal[key] = value`, whose tangent is `value` (`primal` is already written)."""
     if type(primal) is np.ndarray and primal.dtype.kind not in "fc":
         return tangent  # an array of integers or booleans rounds the value: no tangent flows in
     buffer = _tangent_buffer(tangent, primal)
     if type(buffer) is np.ndarray:
-        value = extern(value)
-        buffer[key] = 0 if is_zero(value) else (np.real(value) if buffer.dtype.kind == "f" and np.iscomplexobj(value) else value)
+        write_tangent_entry(buffer, key, value)
     elif type(buffer) is list and isinstance(key, slice):
         entries = range(len(primal))[key]
         buffer[key] = [ZERO] * len(entries) if is_zero(value) else list(extern(value))

@@ -206,25 +206,38 @@ class ForwardGenerator(Generator):
     def inline(self, target, value, site, lines, line):
         """`t = a * b; t_dot = b * a_dot + a * b_dot`: each active operand's partial times its tangent."""
         arguments, _ = call_parts(value)
-        primal = target
-        if any(isinstance(a, gast.Name) and a.id == target for a in arguments):
-            primal = self.namer.fresh(target)  # the partials read the operands as they were
+
+        def tangent(primal):
+            terms, broadcast = [], False
+            for argument, (parameters, template, module_globals) in zip(arguments, site.templates):
+                if not self.is_active(argument):
+                    continue
+                partial = self.on_scalars(self.instantiate(template, parameters, arguments, primal, module_globals))
+                terms.append(scaled(self.dot(argument.id), partial))
+                broadcast = broadcast or self.is_broadcast(argument, arguments)
+            total = self.total(terms)
+            if broadcast:  # (the sum of the terms, once: it reaches the result's shape if a term does)
+                total = code.broadcast.expression(runtime=self.runtime, tangent=total, primal=name_node(primal))
+            return total
+
+        self.pasted(target, value, lines, line, tangent)
+
+    def pasted(self, target, value, lines, line, tangent):
+        """`target = value; target_dot = <tangent(primal)>`, the value assigned to a fresh name first if it reads
+        `target` (the tangent reads the operands as they were)."""
+        arguments, _ = call_parts(value)
+        primal = self.namer.fresh(target) if any(isinstance(a, gast.Name) and a.id == target for a in arguments) else target
         lines.append(assigned(primal, value, line))
-        terms, broadcast = [], False
-        for argument, (parameters, template, module_globals) in zip(arguments, site.templates):
-            if not self.is_active(argument):
-                continue
-            partial = self.on_scalars(self.instantiate(template, parameters, arguments, primal, module_globals))
-            terms.append(scaled(self.dot(argument.id), partial))
-            broadcast = broadcast or self.is_broadcast(argument, arguments)
+        lines.append(assigned(self.dot(target), tangent(primal), line))
+        if primal != target:
+            lines.append(assigned(target, name_node(primal), line))
+
+    def total(self, terms):
+        """The sum of tangent terms (zero for none)."""
         total = terms[0] if terms else self.zero_value()
         for term in terms[1:]:
             total = gast.BinOp(left=total, op=gast.Add(), right=term)
-        if broadcast:  # (the sum of the terms, once: it reaches the result's shape if a term does)
-            total = code.broadcast.expression(runtime=self.runtime, tangent=total, primal=name_node(primal))
-        lines.append(assigned(self.dot(target), total, line))
-        if primal != target:
-            lines.append(assigned(target, name_node(primal), line))
+        return total
 
     def on_real_arrays(self, value):
         """Whether every operand of an operation is a float64 array (or a real scalar) of known kind."""
@@ -235,45 +248,33 @@ class ForwardGenerator(Generator):
     def only_keywords(value, allowed):
         return isinstance(value, gast.Call) and len(value.args) == 1 and all(k.arg in allowed for k in value.keywords)
 
-    def with_primal(self, target, value, lines, line):
-        """Assign `value` to `target`, or to a fresh name first if it reads `target` (the tangent reads the operands
-        as they were): the name the tangent code reads the result as."""
-        arguments, _ = call_parts(value)
-        primal = self.namer.fresh(target) if any(isinstance(a, gast.Name) and a.id == target for a in arguments) else target
-        lines.append(assigned(primal, value, line))
-        return primal
-
     def bilinear(self, target, value, lines, line):
         """`y = a @ b; y_dot = a_dot @ b + a @ b_dot` (the terms of the active operands) for products of float64
         arrays (a zero tangent is absorbed: `Zero() @ b` is zero)."""
         arguments, _ = call_parts(value)
-        primal = self.with_primal(target, value, lines, line)
-        terms = []
-        for position, argument in enumerate(arguments):
-            if self.is_active(argument):
-                replaced = [self.tangent(a) if k == position else a for k, a in enumerate(arguments)]
-                terms.append(gast.BinOp(left=replaced[0], op=gast.MatMult(), right=replaced[1])
-                             if isinstance(value, gast.BinOp) else gast.Call(func=value.func, args=replaced, keywords=value.keywords))
-        total = terms[0] if terms else self.zero_value()
-        for term in terms[1:]:
-            total = gast.BinOp(left=total, op=gast.Add(), right=term)
-        lines.append(assigned(self.dot(target), total, line))
-        if primal != target:
-            lines.append(assigned(target, name_node(primal), line))
+
+        def tangent(primal):
+            terms = []
+            for position, argument in enumerate(arguments):
+                if self.is_active(argument):
+                    replaced = [self.tangent(a) if k == position else a for k, a in enumerate(arguments)]
+                    terms.append(gast.BinOp(left=replaced[0], op=gast.MatMult(), right=replaced[1]) if isinstance(value, gast.BinOp)
+                                 else gast.Call(func=value.func, args=replaced, keywords=value.keywords))
+            return self.total(terms)
+
+        self.pasted(target, value, lines, line, tangent)
 
     def summed(self, target, value, lines, line):
         """`s = np.sum(x, axis=0); s_dot = np.sum(x_dot, axis=0)` (a sum or mean is linear), zero for a zero tangent."""
-        primal = self.with_primal(target, value, lines, line)
-        operand = value.args[0]
-        tangent = self.tangent(operand)
-        if isinstance(tangent, gast.Name):
-            reduced = gast.Call(func=value.func, args=[tangent], keywords=value.keywords)
-            zero = self.zero_value()
-            tangent = gast.IfExp(test=gast.Compare(left=name_node(tangent.id), ops=[gast.IsNot()], comparators=[zero]),
-                                 body=reduced, orelse=self.zero_value())
-        lines.append(assigned(self.dot(target), tangent, line))
-        if primal != target:
-            lines.append(assigned(target, name_node(primal), line))
+        def tangent(primal):
+            operand = self.tangent(value.args[0])
+            if not isinstance(operand, gast.Name):
+                return operand  # (a zero)
+            reduced = gast.Call(func=value.func, args=[operand], keywords=value.keywords)
+            return gast.IfExp(test=gast.Compare(left=name_node(operand.id), ops=[gast.IsNot()], comparators=[self.zero_value()]),
+                              body=reduced, orelse=self.zero_value())
+
+        self.pasted(target, value, lines, line, tangent)
 
     def pushed(self, target, value, site, lines, line):
         """`t, t_pushforward = f_frule(a, b); t_dot = t_pushforward(NO_FIELDS, a_dot, b_dot)`."""
