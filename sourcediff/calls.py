@@ -10,7 +10,7 @@ The pullback takes one cotangent per output and returns `(∂self, ∂args..., �
 import dataclasses
 import types
 
-from . import batch, dispatch, runtime
+from . import batch, dispatch, runtime, sites
 from .errors import UnsupportedSyntaxError, display_name
 from .rules.differentials import NO_FIELDS, ZERO, Tangent, accumulate, is_zero
 from .rules.registry import lookup
@@ -337,6 +337,12 @@ def forward_call(function, function_dot, args, tangents, kwargs, keyword_tangent
         return push_call(args[0], tangents[0], args[1:], tangents[1:], kwargs, keyword_tangents)
     if function is dispatch.call_with_constants:
         return push_call(args[1], tangents[1], args[2:], tangents[2:], kwargs, keyword_tangents, args[0])
+    untangented = not keyword_tangents or not any(not is_zero(t) for t in keyword_tangents.values())
+    if function is dispatch.call_method and isinstance(args[1], str) and untangented:
+        pushed = sites.pushed_rule_call(function, (args[0],) + tuple(args[2:]), (tangents[0],) + tuple(tangents[2:]),
+                                        kwargs, method=args[1])
+        if pushed is not None:
+            return pushed
     if isinstance(function, types.MethodType):
         if not is_zero(function_dot):
             raise runtime.error_at_call_site(
@@ -352,16 +358,14 @@ def forward_call(function, function_dot, args, tangents, kwargs, keyword_tangent
             return forward_call(call_method, ZERO, (function,) + tuple(args), (function_dot,) + tuple(tangents), kwargs,
                                 keyword_tangents)
         return None
-    pushed = _linear_rule_pushed(function, args, tangents, kwargs)
+    pushed = _linear_rule_pushed(function, function_dot, args, tangents, kwargs)
     if pushed is not None:
         return pushed
     if runtime.is_internal(function):
-        raise runtime.error_at_call_site(
-            UnsupportedSyntaxError, f"forward mode does not differentiate {display_name(function)}, a part of sourcediff "
-            "(forward over reverse reaches only the operations whose reverse rules the generated pullback inlines, "
-            "and calls of Python functions)",
-            "Pass float64 arrays or Python floats, so the reverse rules are inlined; sd.jacobian(lambda x: "
-            "sd.gradient(f, x)[0], x) computes the same second derivatives in reverse mode alone.")
+        pushed = sites.pushed_rule_call(function, args, tangents, kwargs) if untangented else None
+        if pushed is None:
+            raise sites.refused(function)
+        return pushed
     cells = {name: runtime.component(function_dot, name) for name in function.__code__.co_freevars}
     entry, outputs, output_tangents = pipeline.run_pushforward(function, args, kwargs, tangents, keyword_tangents, cells)
     if not entry.written:
@@ -378,24 +382,62 @@ def forward_call(function, function_dot, args, tangents, kwargs, keyword_tangent
     return outputs[0], output_tangents[0]
 
 
-def _linear_rule_pushed(function, args, tangents, kwargs):
-    """Forward over reverse through the rrule of a linear function (`linear_rule`, the effects pass's copies) that
-    generated code calls, or through the pullback it returned, which holds no primal value: `(y, pullback)` gets
-    the tangent `(ẏ, zero)` from the function's frule, and `pullback(ȳ)` the tangent `pullback(ȳ̇)` (linear in ȳ,
-    and the same at every primal). None for any other function."""
+def _linear_rule_pushed(function, function_dot, args, tangents, kwargs):
+    """Forward over reverse through a rule's rrule that generated code calls, or through the pullback it returned,
+    for the rules marked so (`rrule_of` on the rrule, `adjoint_of` on its pullbacks); None for any other function.
+
+    A pullback that is linear in ȳ and does not change with the primal near it (a linear function's, a copy's, a
+    sum's; a maximum's or a sort's, which hold a choice of entries) has the tangent `pullback(ȳ̇)`: the rrule's
+    call `(y, pullback)` gets the tangent `(ẏ, zero)` from the function's frule. The rule of a multilinear function
+    (a product: `multilinear_in(args)` on the rrule names its operands) has a pullback whose cotangent of one
+    operand is linear in ȳ and in each other operand, so its tangent also has, for each operand k with a tangent,
+    the terms the pullback of the rrule at the operands with ȧₖ in place of aₖ gives the other operands: the
+    pullback's tangent holds those pullbacks (a `_Crossed`)."""
     owner = getattr(function, "rrule_of", None)
     if owner is not None:
         rule = lookup(owner)
         if rule is None or rule.rrule is not function or rule.frule is None:
             return None
         _, pushforward = rule.frule(*args, **kwargs)
-        return function(*args, **kwargs), (pushforward(NO_FIELDS, *tangents), ZERO)
+        pair = function(*args, **kwargs)
+        operands = getattr(function, "multilinear_in", None)
+        moving = [k for k in operands(args) if not is_zero(tangents[k])] if operands is not None else ()
+        crossed = _Crossed(function, args, kwargs, tuple((k, tangents[k]) for k in moving)) if moving else ZERO
+        return pair, (pushforward(NO_FIELDS, *tangents), crossed)
     owner = getattr(function, "adjoint_of", None)
     if owner is None or kwargs or len(args) != 1:
         return None
     rule = lookup(owner)
     pullback = function if rule is None or rule.batch_pullback or not batch.ACTIVE.get() else batch.looped(function)
-    return function(*args), pullback(*tangents)
+    pushed = pullback(*tangents)
+    if type(function_dot) is _Crossed and not is_zero(args[0]):
+        pushed = function_dot.added_to(pushed, args[0])
+    return function(*args), pushed
+
+
+class _Crossed:
+    """The tangent of a multilinear function's pullback: its rrule, the call's arguments and the tangents of the
+    operands that have one (used by `calls._linear_rule_pushed`)."""
+
+    __slots__ = ("rrule", "args", "kwargs", "moving")
+
+    def __init__(self, rrule, args, kwargs, moving):
+        self.rrule, self.args, self.kwargs, self.moving = rrule, args, kwargs, moving
+
+    def added_to(self, pushed, y_bar):
+        """`pushed` (the pullback of ȳ̇) plus, for each moving operand k, the other operands' cotangents of ȳ
+        from the pullback at the operands with ȧₖ in place of aₖ (one tangent at a time in a batched run)."""
+        pushed = [] if is_zero(pushed) else list(pushed)
+        for k, tangent in self.moving:
+            def crossed(y_bar, tangent, k=k):
+                return self.rrule(*self.args[:k], tangent, *self.args[k + 1:], **self.kwargs)[1](y_bar)
+
+            cotangents = (batch.looped(crossed) if batch.ACTIVE.get() else crossed)(y_bar, tangent)
+            pushed = pushed or [ZERO] * len(cotangents)
+            for j in range(1, len(cotangents)):
+                if j != k + 1:
+                    pushed[j] = accumulate(pushed[j], cotangents[j])
+        return tuple(pushed)
 
 
 def _construct_forward(cls, args, tangents, kwargs, keyword_tangents):

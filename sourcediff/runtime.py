@@ -244,18 +244,24 @@ def restored(stack):
 
 def error_at_call_site(kind, problem, hint):
     """An error pointing at the line of generated code (hence of user code) that made the current call."""
-    frame = sys._getframe(1)
-    while frame is not None and frame.f_code not in GENERATED_CODE:
-        frame = frame.f_back
+    frame = calling_user_frame()
     where = {}
     if frame is not None:
         code = frame.f_code
-        where = dict(function=_user_name(code.co_name), filename=code.co_filename, line=frame.f_lineno,
+        where = dict(function=user_function_name(code.co_name), filename=code.co_filename, line=frame.f_lineno,
                      code=linecache.getline(code.co_filename, frame.f_lineno))
     return kind(problem, **where, hint=hint)
 
 
-def _user_name(generated_name):
+def calling_user_frame():
+    """The innermost frame of generated code on the stack (its line is the user's line being run), or None."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code not in GENERATED_CODE:
+        frame = frame.f_back
+    return frame
+
+
+def user_function_name(generated_name):
     """The user's function a generated one was made from: `f` of `f_forward`, `f_pullback_pushforward`, ..."""
     parts = generated_name.split("_")
     while len(parts) > 1 and parts[-1] in ("forward", "pullback", "pushforward"):

@@ -99,6 +99,39 @@ scalar_rule(np.logaddexp, lambda a, b, y: np.exp(a - y), lambda a, b, y: np.exp(
 scalar_rule(np.logaddexp2, lambda a, b, y: np.exp2(a - y), lambda a, b, y: np.exp2(b - y))
 
 
+def absolute_partial_samples():
+    rng = np.random.default_rng(13)
+    real, complex_ = np.array([1.0, -1.0, 1.0]) * rng.uniform(0.5, 2.0, 3), rng.uniform(-2, 2, 3) + 1j * rng.uniform(0.5, 2, 3)
+    return [Sample((-1.25, 1.25)), Sample((real, np.abs(real))), Sample((complex_, np.abs(complex_) + 0.25))]
+
+
+@register_rrule(absolute_partial, samples=absolute_partial_samples)
+def absolute_partial_rrule(x, y):
+    """conj(x)/y is not holomorphic in x (sign(x) of a real x is flat): x̄ = conj(s̄)/y, ȳ = −Re(s̄·x)/y²."""
+    s = absolute_partial(x, y)
+
+    def absolute_partial_pullback(s_bar):
+        if is_zero(s_bar) or not np.iscomplexobj(x):
+            return NO_FIELDS, ZERO, ZERO
+        s_bar, safe = extern(s_bar), np.where(y == 0, 1.0, y)
+        return NO_FIELDS, project(x, np.conj(s_bar) / safe), project(y, -np.real(s_bar * x) / safe ** 2)
+
+    return s, absolute_partial_pullback
+
+
+@register_frule(absolute_partial)
+def absolute_partial_frule(x, y):
+    s = absolute_partial(x, y)
+
+    def absolute_partial_pushforward(self_dot, x_dot, y_dot):
+        if not np.iscomplexobj(x) or is_zero(x_dot) and is_zero(y_dot):
+            return ZERO
+        safe = np.where(y == 0, 1.0, y)
+        return np.conj(tangent_or_zeros(x_dot, x)) / safe - np.conj(x) * tangent_or_zeros(y_dot, y) / safe ** 2
+
+    return s, absolute_partial_pushforward
+
+
 @register_frule(np.absolute)
 def absolute_frule(x):
     """|z| is not holomorphic: its pushforward is Re(conj(z)·ż)/|z|, which no single partial gives."""
@@ -156,7 +189,11 @@ def where_rrule(condition, *branches):
         return (NO_FIELDS, ZERO, Thunk(lambda: project(a, np.where(condition, y_bar, 0))),
                 Thunk(lambda: project(b, np.where(condition, 0, y_bar))))
 
+    where_pullback.adjoint_of = np.where  # (linear, reads only the condition and the branches' shapes)
     return y, where_pullback
+
+
+where_rrule.rrule_of = np.where
 
 
 @register_frule(np.where)

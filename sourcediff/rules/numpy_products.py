@@ -92,7 +92,11 @@ def matmul_rrule(a, b):
         b_bar = Thunk(lambda: project(b, unbroadcast(conj_transpose(a2) @ y2, b2.shape).reshape(np.shape(b))))
         return NO_FIELDS, a_bar, b_bar
 
+    matmul_pullback.adjoint_of = np.matmul  # (bilinear: see `calls._linear_rule_pushed`)
     return y, matmul_pullback
+
+
+matmul_rrule.rrule_of, matmul_rrule.multilinear_in = np.matmul, _all_positions
 
 
 multilinear_frule(np.matmul)
@@ -264,7 +268,11 @@ def einsum_rrule(*args, **kwargs):
             cotangents[k] = cotangent
         return (NO_FIELDS, *cotangents)
 
+    einsum_pullback.adjoint_of = np.einsum  # (multilinear: see `calls._linear_rule_pushed`)
     return y, einsum_pullback
+
+
+einsum_rrule.rrule_of, einsum_rrule.multilinear_in = np.einsum, einsum_operand_positions
 
 
 multilinear_frule(np.einsum, operand_positions=einsum_operand_positions)
@@ -319,7 +327,10 @@ def contraction_rule(f, subscripts_of, *, samples, seed_shape=None):
             return (NO_FIELDS,) + contraction_cotangents(seed, inputs, output, (a, b))
 
         product_pullback.__name__ = product_pullback.__qualname__ = f"{name}_pullback"
+        product_pullback.adjoint_of = f  # (bilinear: see `calls._linear_rule_pushed`)
         return y, product_pullback
+
+    product_rrule.rrule_of, product_rrule.multilinear_in = f, _all_positions
 
     multilinear_frule(f)
 
@@ -385,7 +396,11 @@ def vdot_rrule(a, b):
         b_bar = Thunk(lambda: project(b, y_bar * np.reshape(a, np.shape(b))))
         return NO_FIELDS, a_bar, b_bar
 
+    vdot_pullback.adjoint_of = np.vdot  # (bilinear over the reals: see `calls._linear_rule_pushed`)
     return y, vdot_pullback
+
+
+vdot_rrule.rrule_of, vdot_rrule.multilinear_in = np.vdot, _all_positions
 
 
 multilinear_frule(np.vdot)

@@ -24,7 +24,7 @@ from ..errors import RuleError
 from .differentials import NO_FIELDS, ZERO, extern, is_zero
 from .projection import project
 from .linear import draw
-from .registry import ANY_ARRAY, Sample, fresh, register_frule, register_rrule
+from .registry import ANY_ARRAY, Sample, fresh, non_differentiable, register_frule, register_rrule
 
 # The parameters NumPy takes by position after the array.
 SUM_PARAMETERS = ("axis", "dtype", "out", "keepdims", "initial", "where")
@@ -315,6 +315,7 @@ def extremum_rrule(extremum, x, args, kwargs):
     def extremum_pullback(y_bar):
         return cotangents(x, extremum_cotangent(x, y, y_bar, axes, keepdims), args)
 
+    extremum_pullback.adjoint_of = extremum  # (linear, and the same near x where the extremum is one entry's)
     return y, extremum_pullback
 
 
@@ -334,6 +335,9 @@ def extremum_frule(extremum, x, args, kwargs):
 @register_rrule(np.ndarray.max, samples=samples_for(24, complex_too=False))
 def max_rrule(x, *args, **kwargs):
     return extremum_rrule(np.max, x, args, kwargs)
+
+
+max_rrule.rrule_of = np.max
 
 
 def _along_axes(extremum):
@@ -364,6 +368,9 @@ def min_rrule(x, *args, **kwargs):
     return extremum_rrule(np.min, x, args, kwargs)
 
 
+min_rrule.rrule_of = np.min
+
+
 @register_frule(np.min)
 @register_frule(np.amin)
 @register_frule(np.ndarray.min)
@@ -381,6 +388,9 @@ def divide_or_zero(numerator, denominator):
     """numerator / denominator, and 0 where the numerator is 0 (even where the denominator is 0 too)."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(np.equal(numerator, 0), 0, np.divide(numerator, denominator))
+
+
+non_differentiable(reduced_count)
 
 
 def deviations(x, args, kwargs):
@@ -471,7 +481,11 @@ def cumsum_rrule(x, *args, **kwargs):
         reverse_total = np.flip(np.cumsum(np.flip(extern(y_bar), along), along), along)
         return cotangents(x, np.reshape(reverse_total, np.shape(x)), args)
 
+    cumsum_pullback.adjoint_of = np.cumsum  # (linear, reads only x's shape)
     return y, cumsum_pullback
+
+
+cumsum_rrule.rrule_of = np.cumsum
 
 
 @register_frule(np.cumsum)

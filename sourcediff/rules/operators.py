@@ -11,7 +11,7 @@ import operator
 import numpy as np
 
 from .differentials import NO_FIELDS, ZERO, accumulate, extern, is_zero
-from .registry import RULES, Rule, frule, non_differentiable, register_frule, register_rrule, rrule, scalar_rule
+from .registry import RULES, Rule, Sample, frule, non_differentiable, register_frule, register_rrule, rrule, scalar_rule
 
 POSITIVE = (0.5, 2.0)
 
@@ -29,6 +29,28 @@ def power_base_partial(x, p, y):
     return p * x ** (p - 1) if type(p) is not int or p != 0 else 0.0
 
 
+def positive_quotient(y, x):
+    """y / x where x > 0, else 0: ∂xlogy(y, x)/∂x."""
+    if type(x) is float or type(x) is int:
+        return y / x if x > 0 else 0.0
+    x = np.asarray(x)
+    return np.where(x > 0, y / np.where(x > 0, x, 1.0), 0.0)
+
+
+def _partial_samples(seed, intervals, shape):
+    """Scalar and array samples of a partial derivative's helper (its arguments drawn from `intervals`)."""
+    rng = np.random.default_rng(seed)
+    return [Sample(tuple(float(rng.uniform(*i)) for i in intervals)),
+            Sample(tuple(rng.uniform(*i, shape) for i in intervals))]
+
+
+# The helpers that partial derivatives call have rules too: forward over reverse differentiates the pullbacks
+# they are pasted into (the second derivatives).
+scalar_rule(xlogy, lambda y, x, r: xlogy(1.0, x), lambda y, x, r: positive_quotient(y, x),
+            samples=lambda: _partial_samples(1, [(-2.0, 2.0), POSITIVE], (3,)))
+scalar_rule(power_base_partial, lambda x, p, y, r: p * power_base_partial(x, p - 1, y),
+            lambda x, p, y, r: x ** (p - 1) + p * xlogy(x ** (p - 1), x), lambda x, p, y, r: 0.0,
+            samples=lambda: _partial_samples(2, [POSITIVE, (-2.0, 2.0), (-2.0, 2.0)], (3,)))
 scalar_rule(operator.add, lambda a, b, y: 1.0, lambda a, b, y: 1.0)
 scalar_rule(operator.sub, lambda a, b, y: 1.0, lambda a, b, y: -1.0)
 scalar_rule(operator.mul, lambda a, b, y: b, lambda a, b, y: a)
