@@ -25,6 +25,7 @@ __all__ = ["ZERO", "accumulate", "project", "add_at_index", "component", "zero_a
            "own", "rebind", "check_unshared", "unpack", "as_sequence", "checked_output", "restored"]
 
 GENERATED_CODE = {}  # code object of each generated function -> its (gast tree, Origin), so it can be transformed again
+GENERATED_STACKS = {}  # code object of a generated function -> the names of the lists it only pushes onto and pops
 
 
 # Cotangents of containers
@@ -586,7 +587,10 @@ def _sequence_rules(function):
                 (y_bar if isinstance(iterable, (list, tuple, np.ndarray, range)) else regroup(list(iterable), list(extern(y_bar))))
             return (NO_FIELDS, carried) + (ZERO,) * len(options)
 
+        sequence_pullback.adjoint_of = function  # (linear, reads only the iterable's structure)
         return function(iterable, *options), sequence_pullback
+
+    sequence_rrule.rrule_of = function
 
     @register_frule(function, batch=True)
     def sequence_frule(iterable, *options):

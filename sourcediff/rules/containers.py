@@ -96,7 +96,10 @@ def _sequence_rules(kind):
             return NO_FIELDS, regroup(iterable, y_bar, y, name)
 
         sequence_pullback.__name__ = f"{name}_pullback"
+        sequence_pullback.adjoint_of = kind  # (linear, reads only the iterable's structure)
         return y, sequence_pullback
+
+    sequence_rrule.rrule_of = kind
 
     @register_frule(kind, batch=True)
     def sequence_frule(iterable=()):

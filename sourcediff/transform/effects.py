@@ -47,7 +47,7 @@ import types
 import gast
 import numpy as np
 
-from .dataflow import closure_captures, definitely_bound, forward, live_after, simple_statements
+from .dataflow import captured_names, closure_captures, definitely_bound, forward, live_after, simple_statements
 from .sharing import Exposure, Sharing
 from .normalize import global_path
 from .syntax import assign, constant, index_value, loaded_names, name, source
@@ -77,8 +77,8 @@ class Mutation:
 
 
 class Effects:
-    def __init__(self, function, namer, resolution, inputs, written_parameters):
-        self.function, self.namer, self.resolution = function, namer, resolution
+    def __init__(self, function, namer, resolution, inputs, written_parameters, stacks=frozenset()):
+        self.function, self.namer, self.resolution, self.stacks = function, namer, resolution, stacks
         self.inputs = list(inputs)
         self.written_parameters = written_parameters
         self.runtime = namer.helper("runtime")
@@ -86,7 +86,7 @@ class Effects:
         self.local_names = set(self.inputs) | {n.id for n in gast.walk(function) if isinstance(n, gast.Name)
                                                and isinstance(n.ctx, gast.Store)}
         self.captures = closure_captures(function.body)
-        self.written_through, self.rebound, self.changed_in_place = {}, None, set()
+        self.written_through, self.rebound, self.changed_in_place, self.popped = {}, None, set(), set()
         self.flags, self.link_of, self.captured_memo, self.remade, self.view_bases = set(), {}, {}, {}, {}
 
     def new_name(self, base):
@@ -150,6 +150,8 @@ class Effects:
                 call_node, rebind = assign(updated, update, line), _item(receiver.id, updated, 1, line)
                 self.written_through[id(call_node)] = [(receiver.id, rebind)]
                 self.changed_in_place.add(id(call_node))
+                if func.attr == "pop":
+                    self.popped.add(id(rebind))
                 return [call_node, _item(target.id, updated, 0, line), rebind]
             return [node]
         function = self.resolution.callee(call) if self.resolution is not None else None
@@ -617,12 +619,64 @@ class Effects:
         if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
             excluded.add(node.targets[0].id)
         sharing = facts.sharing
+        if id(node) in self.growing:  # what the list holds does not change: only the names that may hold it
+            return sorted(self.growing[id(node)] & live - excluded)
         related = {n for n in live if n in self.local_names and (sharing.reaches(n, written) or sharing.reaches(written, n))}
         parts = sharing.inside(written)  # views of an array share its memory; a method may change what an object holds
         related |= {n for n in live if n in self.local_names and any(sharing.reaches(n, p) for p in parts)}
         if any(sharing.reaches(p, written) for p in self.inputs):
             related |= (set(self.inputs) | set(facts.callers.values())) & live  # the caller may pass related objects
         return sorted(related - excluded)
+
+    def growing_lists(self, body, mutations):
+        """`{mutation: names that may hold the list}` for the mutations `l.append(v)` of a local list made here
+        (every binding of `l` a list display or such an append: the stacks of generated code). An append changes
+        the list alone, never what it holds, so only names that may hold the list see it: those bound by a
+        statement that reads the list or one of them (the final state tuple, ...)."""
+        bindings, reads = {}, []
+        for node in simple_statements(body):
+            if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
+                bindings.setdefault(node.targets[0].id, []).append(node)
+            reads.append(node)
+        for node in gast.walk(gast.Module(body=body, type_ignores=[])):
+            if isinstance(node, (gast.For, gast.comprehension)):
+                for target in gast.walk(node.target):
+                    if isinstance(target, gast.Name):
+                        bindings.setdefault(target.id, []).append(None)
+
+        def appends(node, name, methods=("append",), helpers=("call_updating",)):
+            value = node.value
+            return isinstance(value, gast.Call) and self.is_helper(value.func, set(helpers)) and \
+                isinstance(value.args[1], gast.Constant) and value.args[1].value in methods and \
+                isinstance(value.args[0], gast.Name) and value.args[0].id == name and not value.keywords
+
+        def pops(node, name):
+            return isinstance(node, gast.Assign) and appends(node, name, ("pop",), ("call_updating_with_result",))
+
+        def holders(name):
+            held = {name}
+            changed = True
+            while changed:
+                changed = False
+                for node in reads:
+                    if isinstance(node, gast.Assign) and appends(node, name) or pops(node, name):
+                        continue  # (a pop's value was in the list: it holds nothing of the list)
+                    loaded = captured_names(node) if isinstance(node, gast.FunctionDef) else loaded_names(node)
+                    if loaded & held:
+                        bound = {node.name} if isinstance(node, gast.FunctionDef) else {
+                            n.id for target in getattr(node, "targets", ()) for n in gast.walk(target)
+                            if isinstance(n, gast.Name)}
+                        if not bound <= held:
+                            held |= bound
+                            changed = True
+            return held - {name}
+
+        lists = {n for n, nodes in bindings.items() if n not in self.inputs and all(
+            node is not None and (isinstance(node.value, gast.List) or appends(node, n)) for node in nodes)}
+        lists |= self.stacks - set(self.inputs)
+        found = {n: holders(n) for n in lists}
+        return {key: found[m.written] for key, m in mutations.items()
+                if m.written in lists and (m.updating or key in self.popped and m.written in self.stacks)}
 
     def views_of(self, bases):
         return {c for c, (base, _) in self.views.items() if base in bases}
@@ -646,9 +700,11 @@ class Effects:
         body = self.link_views(body)
         facts = Facts()
         facts.mutations = self.mutations(body)
+        self.growing = self.growing_lists(body, facts.mutations)
         facts.sharing = sharing = self.sharing(body)
         written_names = {m.written for m in facts.mutations.values()}
-        updated_parts = set().union(*(sharing.inside(m.written) for m in facts.mutations.values() if not m.copyable or m.updating))
+        updated_parts = set().union(*(sharing.inside(m.written) for key, m in facts.mutations.items()
+                                      if (not m.copyable or m.updating) and key not in self.growing))
         facts.callers = {}
         for parameter in self.inputs:
             if any(sharing.reaches(parameter, w) for w in written_names | updated_parts):
@@ -714,10 +770,11 @@ def _written_positions(function, call, written):
     return positions + [k.arg for k in call.keywords if k.arg in written and k.arg in names[len(call.args):]]
 
 
-def effects(function, namer, resolution, inputs, written_parameters):
+def effects(function, namer, resolution, inputs, written_parameters, stacks=frozenset()):
     """Make the in-place effects of the normalised `function` explicit (see the module docstring).
 
     `inputs` are its parameters and captured variables; `written_parameters(callee)` gives the
-    names of the parameters a Python callee writes into (or None when unknown).
+    names of the parameters a Python callee writes into (or None when unknown). `stacks` names the
+    lists of generated code that are only pushed and popped (the reverse generator's stacks).
     """
-    return Effects(function, namer, resolution, inputs, written_parameters).run()
+    return Effects(function, namer, resolution, inputs, written_parameters, stacks).run()

@@ -152,7 +152,8 @@ def front(function, record=False):
     local_names = set(inputs) | {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     resolution = Resolution(function.__globals__, bindings, local_names)
     node = effects(node, namer, resolution, inputs,
-                   lambda callee: None if runtime.is_internal(callee) else written_parameters(callee, resolution))
+                   lambda callee: None if runtime.is_internal(callee) else written_parameters(callee, resolution),
+                   runtime.GENERATED_STACKS.get(function.__code__, frozenset()))
     local_names |= {n.id for n in gast.walk(node) if isinstance(n, gast.Name) and isinstance(n.ctx, gast.Store)}
     texts.update({"effects": source(node)} if record else {})
     return Front(node, origin, namer, free, inputs, resolution, user_names, texts)
@@ -238,6 +239,8 @@ def _generated(function, generator_class, suffixes, scalar_inputs, real_inputs, 
     lines = generator.generate(name)
     module_text, made, remade, used = _module(lines, [f"{name}_{suffix}" for suffix in suffixes], bindings, built, function)
     forward, pullback = made if len(made) == 2 else (made[0], None)
+    for made_function in made:  # (so that forward over reverse knows its stacks are lists only pushed and popped)
+        runtime.GENERATED_STACKS[made_function.__code__] = frozenset(getattr(generator, "stacks", {}).values())
     written_list = [(parameter, position) for position, parameter in enumerate(getattr(built.node, "written", {}), start=1)]
     return Derivative(forward, pullback, module_text, built.inputs, built.free, written_list, resolution.guards,
                       function.__globals__, remade=remade, bindings=used, rules=getattr(generator, "rules", {}))
