@@ -398,7 +398,11 @@ def _linear_rule_pushed(function, function_dot, args, tangents, kwargs):
         rule = lookup(owner)
         if rule is None or rule.rrule is not function or rule.frule is None:
             return None
-        _, pushforward = rule.frule(*args, **kwargs)
+        linear_when = getattr(function, "linear_when", None)  # (a rule linear for some arguments only)
+        if linear_when is not None and not linear_when(*args, **kwargs):
+            return None
+        # (a rule that changes its first argument changes it once: its frule gets a copy)
+        _, pushforward = rule.frule(*((runtime.own(args[0]),) + tuple(args[1:]) if rule.updates else args), **kwargs)
         pair = function(*args, **kwargs)
         operands = getattr(function, "multilinear_in", None)
         moving = [k for k in operands(args) if not is_zero(tangents[k])] if operands is not None else ()

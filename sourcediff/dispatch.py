@@ -165,6 +165,17 @@ def _updating_rrule(receiver, method, *args, **kwargs):
     return (result, after), receiver_first(pullback, f"{method}_pullback")
 
 
+# Methods of lists and dicts whose rules only move items (or choose them by comparisons): their pullbacks are
+# linear and hold no primal value that a tangent moves (see `calls._linear_rule_pushed`)
+_MOVING_ITEMS = {list: frozenset(["append", "extend", "insert", "pop", "clear", "reverse", "remove", "sort"]),
+                 dict: frozenset(["update", "setdefault", "pop", "popitem", "clear"])}
+
+
+def moves_items(receiver, method, *args, **kwargs):
+    """Whether `receiver.method(...)` is a list's or dict's method that only moves items."""
+    return method in _MOVING_ITEMS.get(type(receiver), ()) and not (method == "sort" and kwargs.get("key") is not None)
+
+
 @register_rrule(call_updating_with_result, updates=True)
 def _call_updating_with_result_rrule(receiver, method, *args, **kwargs):
     outputs, pullback = _updating_rrule(receiver, method, *args, **kwargs)
@@ -173,7 +184,12 @@ def _call_updating_with_result_rrule(receiver, method, *args, **kwargs):
         parts = pullback(outputs_bar)
         return (NO_FIELDS, parts[0], ZERO) + tuple(parts[1:])
 
+    if moves_items(receiver, method, *args, **kwargs):
+        call_updating_pullback.adjoint_of = call_updating_with_result
     return outputs, call_updating_pullback
+
+
+_call_updating_with_result_rrule.rrule_of, _call_updating_with_result_rrule.linear_when = call_updating_with_result, moves_items
 
 
 def _updating_frule(receiver, method, *args, **kwargs):
@@ -215,7 +231,12 @@ def _call_updating_rrule(receiver, method, *args, **kwargs):
         parts = pullback((ZERO, after_bar))
         return (NO_FIELDS, parts[0], ZERO) + tuple(parts[1:])
 
+    if moves_items(receiver, method, *args, **kwargs):
+        call_updating_pullback.adjoint_of = call_updating
     return after, call_updating_pullback
+
+
+_call_updating_rrule.rrule_of, _call_updating_rrule.linear_when = call_updating, moves_items
 
 
 def call_writing(function, positions, *args, **kwargs):

@@ -24,6 +24,7 @@ import numpy as np
 from . import runtime
 from .errors import UnsupportedSyntaxError, display_name
 from .rules.differentials import NO_FIELDS, ZERO
+from .rules.operators import INPLACE
 from .rules.registry import RULES, version
 from .transform.source import Origin
 
@@ -69,7 +70,9 @@ def pushed_rule_call(function, args, tangents, kwargs, method=None):
     None when it has no site (not a rule of sourcediff's, a rule that changes its arguments)."""
     if method is None:
         primal = owner(function)
-        if primal is None or RULES.get(primal).updates:
+        if primal is not None and RULES.get(primal).updates:  # `a += b`: the generated code made `a` its own, and
+            primal = INPLACE.get(primal)  # rebinds the names that held it, so `a + b` gives what it needs
+        if primal is None:
             return None
     else:
         primal = method
@@ -114,31 +117,26 @@ def _spread(arrange, variable, count, keyword_count):
 
 
 def _make_site(primal, method, args, kwargs, where, frame):
+    """The site function of a call: named after the user's function, so that errors inside it name that."""
     names = [f"a{k}" if not _constant(a) else None for k, a in enumerate(args)]
     operands = [n if n is not None else repr(a) for n, a in zip(names, args)]
     keywords = [f"{k}={v!r}" for k, v in kwargs.items()]
     if method in _PACKED and type(args[0]) is np.ndarray and len(args) > 2:  # a.reshape(2, 3): np.reshape(a, (2, 3))
         expression = f"np.{method}({operands[0]}, ({', '.join(operands[1:])}), {', '.join(keywords)})"
-        name = method
     elif method in _AS_FUNCTIONS and type(args[0]) is np.ndarray:
         expression = f"np.{method}({', '.join(operands + keywords)})"
-        name = method
     elif method is not None:
         expression = f"{operands[0]}.{method}({', '.join(operands[1:] + keywords)})"
-        name = method
     elif primal in _BINARY and len(args) == 2 and not kwargs:
         expression = f"{operands[0]} {_BINARY[primal]} {operands[1]}"
-        name = primal.__name__
     elif primal in _UNARY and len(args) == 1 and not kwargs:
         expression = f"{_UNARY[primal]}{operands[0]}"
-        name = primal.__name__
     elif primal is operator.getitem and len(args) == 2 and not kwargs:
         expression = f"{operands[0]}[{operands[1]}]"
-        name = "getitem"
     else:
         expression = f"function({', '.join(operands + keywords)})"
-        name = getattr(primal, "__name__", "call")
-    name = name if name.isidentifier() else "call"
+    user = runtime.user_function_name(frame.f_code.co_name) if frame is not None else "site"
+    name = user if user.isidentifier() and user not in ("function", "np") else "site"
     filename, line = where
     text = f"def {name}({', '.join(n for n in names if n is not None)}):\n    return {expression}\n"
     tree = ast.parse(text)
@@ -148,7 +146,6 @@ def _make_site(primal, method, args, kwargs, where, frame):
     namespace = {"__name__": "sourcediff_site", "__builtins__": builtins, "function": primal, "np": np}
     exec(compile(tree, filename, "exec"), namespace)
     site = namespace[name]
-    user = runtime.user_function_name(frame.f_code.co_name) if frame is not None else name
     runtime.GENERATED_CODE[site.__code__] = (tree.body[0], Origin(user, filename, line))
     return site
 

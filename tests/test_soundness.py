@@ -148,3 +148,40 @@ def deep(x, n):
 
 def test_recursion_as_deep_as_the_primal_allows():
     assert sd.gradient(deep, 0.4, 900)[0] == pytest.approx(0.999 ** 900)
+
+
+# Appends change the list alone: only the names that may hold the list follow them
+
+def appends_while_an_alias_holds_the_list(x):
+    items = []
+    alias = items
+    scale = x[0] * 0.5
+    for k in range(3):
+        items.append(x * (k + 1.0) + scale)
+    return np.sum(sum(alias)) * len(items) + np.sum(np.asarray(alias) ** 2)
+
+
+def appends_values_then_writes_one(x):
+    row = x * 2.0
+    items = []
+    items.append(row)
+    items.append(row * x)
+    row[0] = 7.0  # the list holds `row`: it would see the write
+    return np.sum(items[0] * items[1]) + np.sum(row * x)
+
+
+def test_appends_follow_python_through_aliases_and_held_values():
+    """An alias of the list sees its appends; a later write into a value the list holds is still checked (and,
+    as the list shares its memory, refused)."""
+    _check(appends_while_an_alias_holds_the_list, np.array([0.4, -1.2]))
+    with pytest.raises(sd.UnsupportedSyntaxError, match="'row': 'items', still in use"):
+        sd.gradient(appends_values_then_writes_one, np.array([0.4, -1.2, 0.9]))
+
+
+def test_an_append_rebinds_only_the_names_that_may_hold_the_list():
+    """The effects pass rebinds the names that may hold a list an append changes, not those the list holds."""
+    from sourcediff.transform import pipeline
+
+    effects_text = pipeline.stages(appends_while_an_alias_holds_the_list)["effects"]
+    rebound = {line.split("=")[0].strip() for line in effects_text.splitlines() if ".rebind(" in line}
+    assert rebound == {"alias"}

@@ -155,7 +155,11 @@ def sum_rrule(*args, **kwargs):
             xs_bar = cotangent_like(xs, items, [project(x, y_bar) for x in items], "sum")
         return (NO_FIELDS, xs_bar, start_bar)[: len(args) + 1]
 
+    sum_pullback.adjoint_of = sum  # (linear, reads only the items' structure and types)
     return y, sum_pullback
+
+
+sum_rrule.rrule_of = sum
 
 
 @register_frule(sum)

@@ -223,3 +223,69 @@ def test_forward_over_reverse_through_reshapes_transposes_and_sums():
     np.testing.assert_allclose(sd.hessian(_rearranged, x), expected, rtol=1e-6, atol=1e-8)
     direction = np.array([1.0, -0.5, 0.25, 2.0])
     np.testing.assert_allclose(sd.hvp(_rearranged, (x,), (direction,))[0], expected @ direction, rtol=1e-6, atol=1e-8)
+
+
+# Forward over reverse through the rules a pullback calls (sourcediff/sites.py, calls._linear_rule_pushed)
+
+def _at_unknown_kinds(x, m):
+    tiled = np.tile(x, 2)  # (a call's result: the reverse code calls the rules of what follows)
+    scaled = tiled * np.arange(1.0, 7.0) + np.exp(tiled) / (1.0 + tiled ** 2)
+    return np.sum(scaled * scaled) + m.sum(axis=0) @ np.tanh(m.mean(axis=1) @ m) + np.cumsum(m + 2.0, axis=0).max()
+
+
+def _products_and_choices(v, a):
+    b = np.transpose(np.flip(a, 0))
+    quadratic = np.dot(v, a @ b @ v) + np.einsum("ij,jk,k->", a, b, v) + np.vdot(v, np.sin(v))
+    picked = np.max(v * a[0]) + np.min(np.sort(v) * np.arange(3.0)) + np.sum(np.where(v > 0.1, v ** 3, -v))
+    return quadratic + picked + np.sum(np.cumsum(v * v) * a[1])
+
+
+def _loops_over_lists(values, w):
+    total = 0.0
+    squares = []
+    for v in values:
+        total += v * w
+        squares.append(np.sin(v * total))
+    return total * sum(squares) + tuple(squares)[0] ** 2
+
+
+SITE_CASES = [
+    (_at_unknown_kinds, (np.array([0.3, -0.5, 0.8]), np.array([[0.4, -0.2, 0.7], [0.1, 0.9, -0.3]]))),
+    (_products_and_choices, (np.array([0.35, -0.6, 1.2]), np.array([[0.5, -1.1, 0.3], [0.8, 0.2, -0.4], [1.3, 0.6, 0.9]]))),
+    (_loops_over_lists, ([0.4, -0.9, 1.3], 0.6)),
+]
+
+
+@pytest.mark.parametrize("function, args", SITE_CASES, ids=[f.__name__ for f, _ in SITE_CASES])
+def test_forward_over_reverse_through_the_rules_the_pullback_calls(function, args):
+    """Rules called at sites of unknown kinds (re-derived at their run-time kinds), products (multilinear pullbacks),
+    maxima, sorts, where and cumsum (pullbacks linear and locally constant) and loops over lists: the Hessian-vector
+    product is the differences of the gradient, one product at a time and batched."""
+    from ..differences import jacobian_by_differences
+
+    directions = [np.linspace(-1.0, 1.0, np.size(a)).reshape(np.shape(a)) + 0.3 for a in args]
+    tangents = [list(d) if isinstance(a, list) else d for a, d in zip(args, directions)]
+    products = sd.hvp(function, copy.deepcopy(args), tangents)
+    expected = _gradient_along(function, args, [np.asarray(d) if isinstance(a, list) else d for a, d in zip(args, tangents)])
+    got = _flat([np.asarray(p, dtype=float) for p in products])
+    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-8)
+    if isinstance(args[0], np.ndarray):
+        x, other = args
+
+        def of_first(u):
+            return function(u, other)
+
+        hessian = jacobian_by_differences(lambda u: sd.gradient(of_first, u)[0], x)
+        np.testing.assert_allclose(sd.hessian(of_first, x), hessian, rtol=1e-6, atol=1e-7)
+
+
+def test_a_site_is_on_the_users_line():
+    """Where the run-time kinds do not help (float32 arrays), the refusal names the user's function and line."""
+    def float32_product(x):
+        y = np.tile(x, 2).astype(np.float32)
+        return np.sum(y * y)
+
+    with pytest.raises(sd.SourceDiffError) as raised:
+        sd.hvp(float32_product, (np.ones(2),), (np.ones(2),))
+    assert (raised.value.function, raised.value.filename) == ("float32_product", __file__)
+    assert raised.value.code.strip() in ("y = np.tile(x, 2).astype(np.float32)", "return np.sum(y * y)")
