@@ -41,7 +41,7 @@ _PACKED = frozenset(["reshape", "transpose"])
 
 _INSIDE = contextvars.ContextVar("sourcediff_inside_site", default=False)
 _owners = {}  # rrule function -> the function it is the rule of, as of a registry version
-_sites = {}  # (what is called, the call's shape and constants, file, line) -> the site function
+_sites = {}  # (what is called, its constant arguments, its keywords, file, line) -> the site function
 
 
 def owner(rrule):
@@ -84,14 +84,14 @@ def pushed_rule_call(function, args, tangents, kwargs, method=None):
     key_words = tuple(sorted((k, repr(v)) for k, v in kwargs.items()))
     if not all(_constant(v) for v in kwargs.values()):
         return None
-    key = (primal if method is None else ("method", method), shape, key_words, where)
+    key = (primal if method is None else ("method", method, type(args[0])), shape, key_words, where)
     site = _sites.get(key)
     if site is None:
         site = _sites[key] = _make_site(primal, method, args, kwargs, where, frame)
     variable = [k for k, a in enumerate(args) if not _constant(a)]
     token = _INSIDE.set(True)
     try:
-        from .calls import push_call
+        from .calls import push_call  # (calls imports this module)
         (y, pullback), (y_dot, pullback_dot) = push_call(site, ZERO, [args[k] for k in variable],
                                                          [tangents[k] for k in variable], {}, {})
     finally:
