@@ -351,7 +351,11 @@ def _rebind_rrule(candidate, before, owner, after):
     def rebind_pullback(y_bar):
         return (NO_FIELDS, ZERO, ZERO, ZERO, y_bar) if rebound else (NO_FIELDS, y_bar, ZERO, ZERO, ZERO)
 
+    rebind_pullback.adjoint_of = rebind  # (linear: it routes y_bar by identity, see `calls.forward_call`)
     return (after if rebound else candidate), rebind_pullback
+
+
+_rebind_rrule.rrule_of = rebind
 
 
 @register_frule(rebind)
@@ -432,7 +436,11 @@ def _rebind_view_rrule(candidate, before, owner, after, index):
             return NO_FIELDS, ZERO, ZERO, ZERO, y_bar, ZERO
         return NO_FIELDS, y_bar, ZERO, ZERO, ZERO, ZERO
 
+    rebind_view_pullback.adjoint_of = rebind_view  # (linear, as rebind_pullback)
     return value, rebind_view_pullback
+
+
+_rebind_view_rrule.rrule_of = rebind_view
 
 
 @register_frule(rebind_view)

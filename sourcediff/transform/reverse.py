@@ -84,6 +84,7 @@ class ReverseGenerator(Generator):
         self.computed = None  # what `reuse` may take from the forward
         self.tracked, self.initialised = set(), set()
         self.loop_depth = 0
+        self.deferred = set()  # copied names saved only after the write that follows their copy
 
     # Names
 
@@ -180,9 +181,35 @@ class ReverseGenerator(Generator):
     # Forward
 
     def forward_block(self, statements):
-        return self.commented(statements, lambda node, lines: self.skipped(node) or self.forward_statement(node, lines))
+        written_next = {id(node): self.copied_for_a_write(node, after) for node, after in zip(statements, statements[1:])}
+
+        def emit(node, lines):
+            if self.skipped(node):
+                return
+            copied = written_next.get(id(node))
+            if copied is not None:  # `y = own(y)` then `y[i] = v`: y is saved after the write, the copy it changes
+                self.deferred.add(copied)
+            self.forward_statement(node, lines)
+            if self.deferred and not copied:
+                for deferred in sorted(self.deferred):
+                    self.deferred.discard(deferred)
+                    self.push(deferred, lines, getattr(node, "lineno", None))
+
+        return self.commented(statements, emit)
+
+    def copied_for_a_write(self, node, after):
+        """The name `node` copies (`y = runtime.own_array(y)`) when `after` writes into it (`y[i] = v`), else None."""
+        if not (isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name) and self.helper_call(node.value, COPIES)):
+            return None
+        copied = node.targets[0].id
+        target = after.targets[0] if isinstance(after, gast.Assign) else None
+        if isinstance(target, (gast.Subscript, gast.Attribute)) and isinstance(target.value, gast.Name) and target.value.id == copied:
+            return copied
+        return None
 
     def push(self, name, lines, line):
+        if name in self.deferred:
+            return
         if name in self.tracked:
             lines += code.push(line, stack=self.stack(name), value=name)
 
