@@ -615,7 +615,7 @@ class Effects:
         live = facts.live.get(id(node), frozenset()) | set(facts.callers.values())
         mutation = facts.mutations.get(id(node))
         chain = self.writeback_chain(written)
-        excluded = {written, mutation.result if mutation else written} | chain | self.flags
+        excluded = {written, mutation.result if mutation else written} | chain | self.flags | self.counters
         if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
             excluded.add(node.targets[0].id)
         sharing = facts.sharing
@@ -627,6 +627,48 @@ class Effects:
         if any(sharing.reaches(p, written) for p in self.inputs):
             related |= (set(self.inputs) | set(facts.callers.values())) & live  # the caller may pass related objects
         return sorted(related - excluded)
+
+    def loop_counters(self, body):
+        """Names that only ever hold ints: targets of `for ... in range(...)` and int arithmetic of them and of int
+        constants (`i + 1`, `i % 2`). No object is one of them or inside one."""
+        bindings = {}
+        for node in gast.walk(gast.Module(body=body, type_ignores=[])):
+            if isinstance(node, gast.For) and isinstance(node.target, gast.Name):
+                counting = isinstance(node.iter, gast.Call) and isinstance(node.iter.func, gast.Name) and \
+                    node.iter.func.id == "range" and "range" not in self.local_names and \
+                    (self.resolution is None or self.resolution.callee(node.iter) is range)
+                bindings.setdefault(node.target.id, []).append("int" if counting else None)
+            elif isinstance(node, (gast.For, gast.comprehension)):
+                for target in gast.walk(node.target):
+                    if isinstance(target, gast.Name):
+                        bindings.setdefault(target.id, []).append(None)
+        for node in simple_statements(body):
+            if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
+                bindings.setdefault(node.targets[0].id, []).append(node.value)
+            elif isinstance(node, gast.FunctionDef):
+                bindings.setdefault(node.name, []).append(None)
+        integer_operators = (gast.Add, gast.Sub, gast.Mult, gast.FloorDiv, gast.Mod)
+        counters = set()
+
+        def integral(value):
+            if value == "int":
+                return True
+            if isinstance(value, gast.Constant):
+                return type(value.value) is int
+            if isinstance(value, gast.Name):
+                return value.id in counters
+            if isinstance(value, gast.BinOp) and isinstance(value.op, integer_operators):
+                return integral(value.left) and integral(value.right)
+            return False
+
+        changed = True
+        while changed:
+            changed = False
+            for bound, values in bindings.items():
+                if bound not in counters and bound not in self.inputs and all(v is not None and integral(v) for v in values):
+                    counters.add(bound)
+                    changed = True
+        return counters
 
     def growing_lists(self, body, mutations):
         """`{mutation: names that may hold the list}` for the mutations `l.append(v)` of a local list made here
@@ -701,6 +743,7 @@ class Effects:
         facts = Facts()
         facts.mutations = self.mutations(body)
         self.growing = self.growing_lists(body, facts.mutations)
+        self.counters = self.loop_counters(body)
         facts.sharing = sharing = self.sharing(body)
         written_names = {m.written for m in facts.mutations.values()}
         updated_parts = set().union(*(sharing.inside(m.written) for key, m in facts.mutations.items()

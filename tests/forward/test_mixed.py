@@ -249,18 +249,29 @@ def _loops_over_lists(values, w):
     return total * sum(squares) + tuple(squares)[0] ** 2
 
 
+def _writes_into_arrays_in_a_loop(x, w):
+    y = np.zeros(3)
+    rows = np.ones((2, 3))
+    for i in range(3):
+        y[i] = x[i] * x[(i + 1) % 3] + w
+        rows[i % 2] = rows[i % 2] * np.tanh(y)
+        y += 0.1 * y[i]
+    return np.sum(y * y) + np.sum(rows ** 2) * w
+
+
 SITE_CASES = [
     (_at_unknown_kinds, (np.array([0.3, -0.5, 0.8]), np.array([[0.4, -0.2, 0.7], [0.1, 0.9, -0.3]]))),
     (_products_and_choices, (np.array([0.35, -0.6, 1.2]), np.array([[0.5, -1.1, 0.3], [0.8, 0.2, -0.4], [1.3, 0.6, 0.9]]))),
     (_loops_over_lists, ([0.4, -0.9, 1.3], 0.6)),
+    (_writes_into_arrays_in_a_loop, (np.array([0.5, -0.8, 1.1]), 0.3)),
 ]
 
 
 @pytest.mark.parametrize("function, args", SITE_CASES, ids=[f.__name__ for f, _ in SITE_CASES])
 def test_forward_over_reverse_through_the_rules_the_pullback_calls(function, args):
     """Rules called at sites of unknown kinds (re-derived at their run-time kinds), products (multilinear pullbacks),
-    maxima, sorts, where and cumsum (pullbacks linear and locally constant) and loops over lists: the Hessian-vector
-    product is the differences of the gradient, one product at a time and batched."""
+    maxima, sorts, where and cumsum (pullbacks linear and locally constant), loops over lists and writes into arrays
+    in loops: the Hessian-vector product is the differences of the gradient, one product at a time and batched."""
     from ..differences import jacobian_by_differences
 
     directions = [np.linspace(-1.0, 1.0, np.size(a)).reshape(np.shape(a)) + 0.3 for a in args]
