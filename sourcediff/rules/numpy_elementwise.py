@@ -250,7 +250,11 @@ def clip_rrule(x, *bounds, **kwargs):
 
         return (NO_FIELDS, share(x, to_x), share(lower, to_lower), share(upper, to_upper))[:2 + len(bounds)]
 
+    clip_pullback.adjoint_of = np.clip  # (linear, and the same near x where no entry is at a bound)
     return y, clip_pullback
+
+
+clip_rrule.rrule_of = np.clip
 
 
 @register_frule(np.clip)

@@ -237,7 +237,8 @@ def _products_and_choices(v, a):
     b = np.transpose(np.flip(a, 0))
     quadratic = np.dot(v, a @ b @ v) + np.einsum("ij,jk,k->", a, b, v) + np.vdot(v, np.sin(v))
     picked = np.max(v * a[0]) + np.min(np.sort(v) * np.arange(3.0)) + np.sum(np.where(v > 0.1, v ** 3, -v))
-    return quadratic + picked + np.sum(np.cumsum(v * v) * a[1])
+    clipped = np.sum(np.clip(v * a[2], -0.5, 0.7) ** 2)  # (0.455 and -0.36 inside, 1.08 clipped)
+    return quadratic + picked + clipped + np.sum(np.cumsum(v * v) * a[1])
 
 
 def _loops_over_lists(values, w):
@@ -270,7 +271,7 @@ SITE_CASES = [
 @pytest.mark.parametrize("function, args", SITE_CASES, ids=[f.__name__ for f, _ in SITE_CASES])
 def test_forward_over_reverse_through_the_rules_the_pullback_calls(function, args):
     """Rules called at sites of unknown kinds (re-derived at their run-time kinds), products (multilinear pullbacks),
-    maxima, sorts, where and cumsum (pullbacks linear and locally constant), loops over lists and writes into arrays
+    maxima, sorts, where, clip and cumsum (pullbacks linear and locally constant), loops over lists and writes into arrays
     in loops: the Hessian-vector product is the differences of the gradient, one product at a time and batched."""
     from ..differences import jacobian_by_differences
 
