@@ -337,7 +337,7 @@ def forward_call(function, function_dot, args, tangents, kwargs, keyword_tangent
         return push_call(args[0], tangents[0], args[1:], tangents[1:], kwargs, keyword_tangents)
     if function is dispatch.call_with_constants:
         return push_call(args[1], tangents[1], args[2:], tangents[2:], kwargs, keyword_tangents, args[0])
-    untangented = not keyword_tangents or not any(not is_zero(t) for t in keyword_tangents.values())
+    untangented = all(is_zero(t) for t in (keyword_tangents or {}).values())
     if function is dispatch.call_method and isinstance(args[1], str) and untangented:
         pushed = sites.pushed_rule_call(function, (args[0],) + tuple(args[2:]), (tangents[0],) + tuple(tangents[2:]),
                                         kwargs, method=args[1])

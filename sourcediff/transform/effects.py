@@ -631,22 +631,13 @@ class Effects:
     def loop_counters(self, body):
         """Names that only ever hold ints: targets of `for ... in range(...)` and int arithmetic of them and of int
         constants (`i + 1`, `i % 2`). No object is one of them or inside one."""
-        bindings = {}
-        for node in gast.walk(gast.Module(body=body, type_ignores=[])):
-            if isinstance(node, gast.For) and isinstance(node.target, gast.Name):
-                counting = isinstance(node.iter, gast.Call) and isinstance(node.iter.func, gast.Name) and \
-                    node.iter.func.id == "range" and "range" not in self.local_names and \
-                    (self.resolution is None or self.resolution.callee(node.iter) is range)
-                bindings.setdefault(node.target.id, []).append("int" if counting else None)
-            elif isinstance(node, (gast.For, gast.comprehension)):
-                for target in gast.walk(node.target):
-                    if isinstance(target, gast.Name):
-                        bindings.setdefault(target.id, []).append(None)
-        for node in simple_statements(body):
-            if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
-                bindings.setdefault(node.targets[0].id, []).append(node.value)
-            elif isinstance(node, gast.FunctionDef):
-                bindings.setdefault(node.name, []).append(None)
+        def counting(node):
+            return isinstance(node, gast.For) and isinstance(node.target, gast.Name) and isinstance(node.iter, gast.Call) \
+                and isinstance(node.iter.func, gast.Name) and node.iter.func.id == "range" and "range" not in self.local_names \
+                and (self.resolution is None or self.resolution.callee(node.iter) is range)
+
+        bindings = {bound: [node.value if isinstance(node, gast.Assign) else "int" if counting(node) else None
+                            for node in nodes] for bound, nodes in _bindings(body).items()}
         integer_operators = (gast.Add, gast.Sub, gast.Mult, gast.FloorDiv, gast.Mod)
         counters = set()
 
@@ -675,16 +666,7 @@ class Effects:
         (every binding of `l` a list display or such an append: the stacks of generated code). An append changes
         the list alone, never what it holds, so only names that may hold the list see it: those bound by a
         statement that reads the list or one of them (the final state tuple, ...)."""
-        bindings, reads = {}, []
-        for node in simple_statements(body):
-            if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
-                bindings.setdefault(node.targets[0].id, []).append(node)
-            reads.append(node)
-        for node in gast.walk(gast.Module(body=body, type_ignores=[])):
-            if isinstance(node, (gast.For, gast.comprehension)):
-                for target in gast.walk(node.target):
-                    if isinstance(target, gast.Name):
-                        bindings.setdefault(target.id, []).append(None)
+        bindings, reads = _bindings(body), list(simple_statements(body))
 
         def appends(node, name, methods=("append",), helpers=("call_updating",)):
             value = node.value
@@ -714,7 +696,7 @@ class Effects:
             return held - {name}
 
         lists = {n for n, nodes in bindings.items() if n not in self.inputs and all(
-            node is not None and (isinstance(node.value, gast.List) or appends(node, n)) for node in nodes)}
+            isinstance(node, gast.Assign) and (isinstance(node.value, gast.List) or appends(node, n)) for node in nodes)}
         lists |= self.stacks - set(self.inputs)
         found = {n: holders(n) for n in lists}
         return {key: found[m.written] for key, m in mutations.items()
@@ -770,6 +752,23 @@ class Effects:
         function.written = facts.callers
         function.foreign_writes = self.foreign_writes
         return function
+
+
+def _bindings(body):
+    """`{name: the nodes binding it}`: assignments to the name, the loops and comprehensions with it among their
+    targets, the nested defs of that name."""
+    bindings = {}
+    for node in simple_statements(body):
+        if isinstance(node, gast.Assign) and isinstance(node.targets[0], gast.Name):
+            bindings.setdefault(node.targets[0].id, []).append(node)
+        elif isinstance(node, gast.FunctionDef):
+            bindings.setdefault(node.name, []).append(node)
+    for node in gast.walk(gast.Module(body=body, type_ignores=[])):
+        if isinstance(node, (gast.For, gast.comprehension)):
+            for target in gast.walk(node.target):
+                if isinstance(target, gast.Name):
+                    bindings.setdefault(target.id, []).append(node)
+    return bindings
 
 
 class Facts:
