@@ -31,7 +31,7 @@ def _name(f):
 def materialize(primal, cotangent):
     """The user-facing cotangent of `primal`: zeros are spelled out, thunks evaluated."""
     kind = type(cotangent)
-    if kind is type(primal) and (kind is float or kind is np.ndarray and primal.dtype.kind in "fc"
+    if kind is type(primal) and (kind is float or kind is np.float64 or kind is np.ndarray and primal.dtype.kind in "fc"
                                  and cotangent.flags.writeable):
         return cotangent
     cotangent = extern(cotangent)
@@ -125,10 +125,10 @@ def pullback(f, *args, **kwargs):
         >>> back(1.0)
         (3.0, 2.0)
     """
-    y, raw = pipeline.with_recursion_room(_checked, f, "forward", _forward, f, args, kwargs)
+    y, raw = _checked(f, "forward", _forward, f, args, kwargs)
 
     def back(y_bar):
-        return _materialized(args, pipeline.with_recursion_room(_checked, f, "pullback", raw, y_bar))
+        return _materialized(args, _checked(f, "pullback", raw, y_bar))
 
     back.__name__ = f"{getattr(f, '__name__', 'f')}_pullback"
     return y, back
@@ -177,10 +177,6 @@ def gradient(f, *args, **kwargs):
         >>> gradient(lambda x: x ** 3, 2.0)
         (12.0,)
     """
-    return pipeline.with_recursion_room(_gradient, f, args, kwargs)
-
-
-def _gradient(f, args, kwargs):
     phase = "forward"
     try:
         y, raw = _forward(f, args, kwargs)
@@ -202,7 +198,7 @@ def jvp(f, primals, tangents, **kwargs):
         (6.0, 3.0)
     """
     primals, tangents = paired_tangents(primals, tangents, "sd.jvp")
-    y, y_dot = pipeline.with_recursion_room(_checked, f, "forward", _pushforward, f, primals, tangents, kwargs)
+    y, y_dot = _checked(f, "forward", _pushforward, f, primals, tangents, kwargs)
     return y, materialize(y, y_dot)
 
 
@@ -212,8 +208,8 @@ def paired_tangents(primals, tangents, caller):
     if len(primals) != len(tangents):
         raise SourceDiffError(f"{caller} got {len(primals)} primals and {len(tangents)} tangents",
                               hint="Pass one tangent per primal (a zero, such as 0.0, for the ones not to vary).")
-    return primals, tuple(ZERO if isinstance(t, (int, float)) and t == 0 and not isinstance(p, (int, float)) else t
-                          for p, t in zip(primals, tangents))
+    return primals, tuple([ZERO if isinstance(t, (int, float)) and t == 0 and not isinstance(p, (int, float))
+                           else t for p, t in zip(primals, tangents)])
 
 
 def _pushforward(f, primals, tangents, kwargs):

@@ -67,8 +67,8 @@ def _constant_names(function, constants):
 def _run(function, args, kwargs, writes, top_level=False, constants=()):
     if top_level and not writes:
         return run_top_level(function, args, kwargs)
-    entry, outputs, state = pipeline.run_forward(function, args, kwargs, keywords_inactive=top_level,
-                                                 constant_names=_constant_names(function, constants))
+    entry, outputs, state = pipeline.with_recursion_room(pipeline.run_forward, function, args, kwargs, top_level,
+                                                         _constant_names(function, constants))
     code = function.__code__
     parameters = list(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
     written = dict(entry.written)
@@ -136,7 +136,7 @@ def _pullback_for_call(entry, state, function, positional_count, keyword_names, 
             for output, bar in zip(wanted, written_bars):
                 if output is not None:
                     seeds[output - 1] = bar
-            result = list(arrange(pullback(state, result_bar, *seeds)))
+            result = list(arrange(pipeline.with_recursion_room(pullback, state, result_bar, *seeds)))
             for position, output, bar in zip(writes, wanted, written_bars):
                 if output is None:  # not written after all: the argument after the call is the one before it
                     slot = 1 + (position if isinstance(position, int) else positional_count + keyword_names.index(position))
@@ -162,7 +162,7 @@ class CallPullback:
         self.__name__, self.run = name, run or pullback
 
     def __call__(self, y_bar):
-        return self.arrange(self.run(self.state, y_bar, *self.seeds))
+        return self.arrange(pipeline.with_recursion_room(self.run, self.state, y_bar, *self.seeds))
 
     @property
     def takes_batches(self):
@@ -170,8 +170,8 @@ class CallPullback:
 
     def pushed(self, tangent, y_bar, y_bar_tangent):
         """`(self(y_bar), its tangent)` along the tangents of `y_bar` and of this pullback's state."""
-        cotangents, cotangent_tangents = pipeline.pushed_value(
-            self.pullback, (self.state, y_bar) + self.seeds, {},
+        cotangents, cotangent_tangents = pipeline.with_recursion_room(
+            pipeline.pushed_value, self.pullback, (self.state, y_bar) + self.seeds, {},
             (runtime.component(tangent, "state"), y_bar_tangent) + self.seeds)
         return self.arrange(cotangents), self.arrange(entries(cotangent_tangents, len(cotangents)))
 
@@ -198,8 +198,9 @@ def pushed_forward_pass(function, function_tangent, args, tangents, kwargs, keyw
     if entry.free_names:
         cells = tuple(pipeline._cell_value(c) for c in function.__closure__)
         cell_tangents = tuple(runtime.component(function_tangent, name) for name in function.__code__.co_freevars)
-    (outputs, state), pair_tangent = pipeline.pushed_value(
-        entry.forward_for(function), cells + tuple(args), kwargs, cell_tangents + tuple(tangents), keyword_tangents)
+    (outputs, state), pair_tangent = pipeline.with_recursion_room(
+        pipeline.pushed_value, entry.forward_for(function), cells + tuple(args), kwargs, cell_tangents + tuple(tangents),
+        keyword_tangents)
     outputs_tangent, state_tangent = entries(pair_tangent, 2)
     return entry, outputs, state, outputs_tangent, state_tangent
 
@@ -367,7 +368,8 @@ def forward_call(function, function_dot, args, tangents, kwargs, keyword_tangent
             raise sites.refused(function)
         return pushed
     cells = {name: runtime.component(function_dot, name) for name in function.__code__.co_freevars}
-    entry, outputs, output_tangents = pipeline.run_pushforward(function, args, kwargs, tangents, keyword_tangents, cells)
+    entry, outputs, output_tangents = pipeline.with_recursion_room(pipeline.run_pushforward, function, args, kwargs,
+                                                                   tangents, keyword_tangents, cells)
     if not entry.written:
         return outputs, output_tangents
     code = function.__code__

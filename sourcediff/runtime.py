@@ -175,7 +175,10 @@ def closure_tangent(closure, **fields):
 
 def broadcast_tangent(tangent, primal):
     """An operand's tangent term with the shape of the result `primal` it was broadcast into."""
-    if is_zero(tangent) or np.shape(tangent) == np.shape(primal):
+    if type(tangent) is np.ndarray and type(primal) is np.ndarray:  # (the common case, tested first: this runs
+        if tangent.shape == primal.shape:                            # after every broadcasting operation)
+            return tangent
+    elif is_zero(tangent) or np.shape(tangent) == np.shape(primal):
         return tangent
     return np.broadcast_to(tangent, np.broadcast_shapes(np.shape(tangent), np.shape(primal)))
 

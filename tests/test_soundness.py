@@ -1,6 +1,7 @@
 """No silent zeros, no internal crashes: each case of the soundness issue that is not a corpus function."""
 import copy
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -147,7 +148,13 @@ def deep(x, n):
 
 
 def test_recursion_as_deep_as_the_primal_allows():
+    """In every mode, and with the recursion limit back as it was afterwards (the room for the derivative's own
+    frames is made where a derivative first calls the user's function)."""
+    limit = sys.getrecursionlimit()
     assert sd.gradient(deep, 0.4, 900)[0] == pytest.approx(0.999 ** 900)
+    assert sd.jvp(deep, (0.4, 900), (1.0, 0))[1] == pytest.approx(0.999 ** 900)
+    assert sd.hvp(lambda x: deep(x, 400) ** 2, (0.4,), (1.0,))[0] == pytest.approx(2 * 0.999 ** 800)
+    assert sys.getrecursionlimit() == limit
 
 
 # Appends change the list alone: only the names that may hold the list follow them

@@ -71,6 +71,7 @@ class Derivative:
     bindings: dict = None  # the names the generated code binds -> their values
     rules: dict = None  # the names of the rule functions it calls -> their rules
     batched: list = None  # the functions compiled for batches of tangents or cotangents, once made
+    parameter_inputs: int = -1  # the number of positional parameters when `inputs` are exactly them, else -1
 
     def forward_for(self, function):
         """The forward function with `function`'s current default values (bound at call time)."""
@@ -242,8 +243,11 @@ def _generated(function, generator_class, suffixes, scalar_inputs, real_inputs, 
     for made_function in made:  # (so that forward over reverse knows its stacks are lists only pushed and popped)
         runtime.GENERATED_STACKS[made_function.__code__] = frozenset(getattr(generator, "stacks", {}).values())
     written_list = [(parameter, position) for position, parameter in enumerate(getattr(built.node, "written", {}), start=1)]
+    code = function.__code__
+    parameters = list(code.co_varnames[: code.co_argcount])
     return Derivative(forward, pullback, module_text, built.inputs, built.free, written_list, resolution.guards,
-                      function.__globals__, remade=remade, bindings=used, rules=getattr(generator, "rules", {}))
+                      function.__globals__, remade=remade, bindings=used, rules=getattr(generator, "rules", {}),
+                      parameter_inputs=len(parameters) if built.inputs == parameters else -1)
 
 
 def _analysed(function, scalar_inputs, real_inputs, inactive_inputs):
@@ -403,25 +407,30 @@ def run_pushforward(function, args, kwargs, tangents, keyword_tangents=None, cel
     in `tangents` (and per keyword argument in `keyword_tangents`, per captured variable in `cell_tangents`;
     the others get none)."""
     code = function.__code__
-    by_name = dict(zip(code.co_varnames[: code.co_argcount], tangents))
+    parameters = code.co_varnames[: code.co_argcount]
     # the inputs without a tangent get no tangent code (the derivative is specialised on which they are; this
     # runs on every call, so it is built for speed)
-    zero = [name for name, tangent in by_name.items() if tangent is None or isinstance(tangent, ZERO_TYPE)]
+    zero = [name for name, tangent in zip(parameters, tangents) if tangent is None or isinstance(tangent, ZERO_TYPE)]
     if code.co_freevars:
         zero += [name for name in code.co_freevars if runtime.is_zero((cell_tangents or EMPTY).get(name))]
     if kwargs:
         zero += untangented_keywords(kwargs, keyword_tangents or EMPTY)
     inactive = frozenset(zero) if zero else EMPTY_SET
     scalar_inputs, real_inputs = input_kinds(function, args, kwargs)
-    entry = forward_derivative(function, scalar_inputs, real_inputs, inactive)
+    entry = _cache.lookup(code, function.__globals__, ("forward", scalar_inputs, real_inputs, inactive)) or \
+        forward_derivative(function, scalar_inputs, real_inputs, inactive)
     cells = [_cell_value(c) for c in function.__closure__] if entry.free_names else []
-    if len(args) > code.co_argcount and code.co_flags & 0x04:
-        by_name[code.co_varnames[code.co_argcount + code.co_kwonlyargcount]] = tuple(tangents[code.co_argcount:])
-    if keyword_tangents:
-        by_name.update(keyword_tangents)
-    if cell_tangents:
-        by_name.update(cell_tangents)
-    inputs = tuple([by_name.get(name, runtime.ZERO) for name in entry.inputs])
+    if entry.parameter_inputs == len(tangents) and not keyword_tangents and not cell_tangents:
+        inputs = tangents  # (the inputs without a tangent are unpacked to `_`: None or a zero is never read)
+    else:
+        by_name = dict(zip(parameters, tangents))
+        if len(args) > code.co_argcount and code.co_flags & 0x04:
+            by_name[code.co_varnames[code.co_argcount + code.co_kwonlyargcount]] = tuple(tangents[code.co_argcount:])
+        if keyword_tangents:
+            by_name.update(keyword_tangents)
+        if cell_tangents:
+            by_name.update(cell_tangents)
+        inputs = tuple([by_name.get(name, runtime.ZERO) for name in entry.inputs])
     forward = entry.batched_forward_for(function) if batch.ACTIVE.get() else entry.forward_for(function)
     outputs, output_tangents = forward(inputs, *cells, *args, **kwargs)
     return entry, outputs, output_tangents
@@ -518,7 +527,9 @@ _room_here = threading.local()  # whether this thread already runs inside `with_
 
 def with_recursion_room(run, *arguments):
     """`run(*arguments)` with a recursion limit that leaves room for the derivative's own frames (a few per
-    call of the user's code); the limit is restored when the last differentiation running ends."""
+    call of the user's code); the limit is restored when the last differentiation running ends. Entered where
+    a derivative runs the derivative of a call of a user's function (and so may recurse), not on every call of
+    `sd.jvp` or `sd.gradient`: the limit's lock and updates cost several microseconds."""
     here = _room_here
     if getattr(here, "inside", False):
         return run(*arguments)
