@@ -340,8 +340,9 @@ def forward_call(function, function_dot, args, tangents, kwargs, keyword_tangent
         return push_call(args[1], tangents[1], args[2:], tangents[2:], kwargs, keyword_tangents, args[0])
     untangented = all(is_zero(t) for t in (keyword_tangents or {}).values())
     if function is dispatch.call_method and isinstance(args[1], str) and untangented:
-        pushed = sites.pushed_rule_call(function, (args[0],) + tuple(args[2:]), (tangents[0],) + tuple(tangents[2:]),
-                                        kwargs, method=args[1])
+        receiver_args, receiver_tangents = (args[0],) + tuple(args[2:]), (tangents[0],) + tuple(tangents[2:])
+        pushed = _linear_method_pushed(args[1], receiver_args, receiver_tangents, kwargs) or \
+            sites.pushed_rule_call(function, receiver_args, receiver_tangents, kwargs, method=args[1])
         if pushed is not None:
             return pushed
     if isinstance(function, types.MethodType):
@@ -419,6 +420,28 @@ def _linear_rule_pushed(function, function_dot, args, tangents, kwargs):
     if type(function_dot) is _Crossed and not is_zero(args[0]):
         pushed = function_dot.added_to(pushed, args[0])
     return function(*args), pushed
+
+
+def _linear_method_pushed(method, args, tangents, kwargs):
+    """Forward over reverse through `dispatch.call_method(args[0], method, *args[1:], **kwargs)` when the method's
+    function has a rule whose pullbacks are marked linear and locally constant (`d.get(k)`, `items.copy()`), or
+    None: the call's `(y, pullback)` (the pullback giving `(∂receiver, ∂args..., ∂kwarg values...)`, as
+    `call_method`'s) and its tangent `(ẏ, zero)`. For the methods of lists, dicts and tuples (those of arrays
+    and NumPy scalars have sites, which call NumPy's functions: those take batches of tangents)."""
+    rule = dispatch.method_rule(args[0], method) if type(args[0]) in (list, dict, tuple) else None
+    if rule is None or rule.rrule is None or getattr(rule.rrule, "multilinear_in", None) is not None:
+        return None
+    pushed = _linear_rule_pushed(rule.rrule, ZERO, args, tangents, kwargs)
+    if pushed is None or getattr(pushed[0][1], "adjoint_of", None) is None:
+        return None
+    (y, pullback), (y_dot, _) = pushed
+    padding = (ZERO,) * len(kwargs)
+
+    def method_pullback(y_bar):
+        return tuple(pullback(y_bar)[1:]) + padding
+
+    method_pullback.__name__, method_pullback.adjoint_of = f"{method}_pullback", pullback.adjoint_of
+    return (y, method_pullback), (y_dot, ZERO)
 
 
 class _Crossed:

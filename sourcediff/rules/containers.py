@@ -305,7 +305,11 @@ def get_rrule(mapping, key, *default):
             return (NO_FIELDS, {key: project_tree(mapping[key], y_bar)}, ZERO) + (ZERO,) * len(default)
         return (NO_FIELDS, ZERO, ZERO) + tuple(project_tree(d, y_bar) for d in default)
 
+    get_pullback.adjoint_of = dict.get  # (linear, reads only which key is present and the entries' types)
     return mapping.get(key, *default), get_pullback
+
+
+get_rrule.rrule_of = dict.get
 
 
 @register_frule(dict.get)

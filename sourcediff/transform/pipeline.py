@@ -428,6 +428,11 @@ def run_pushforward(function, args, kwargs, tangents, keyword_tangents=None, cel
             by_name[code.co_varnames[code.co_argcount + code.co_kwonlyargcount]] = tuple(tangents[code.co_argcount:])
         if keyword_tangents:
             by_name.update(keyword_tangents)
+            if code.co_flags & 0x08:  # the keywords that no named parameter takes are the `**` parameter's entries
+                named = code.co_varnames[: code.co_argcount + code.co_kwonlyargcount]
+                extra = {k: keyword_tangents.get(k, runtime.ZERO) for k in kwargs if k not in named}
+                by_name[code.co_varnames[code.co_argcount + code.co_kwonlyargcount + bool(code.co_flags & 0x04)]] = \
+                    extra if any(not runtime.is_zero(t) for t in extra.values()) else runtime.ZERO
         if cell_tangents:
             by_name.update(cell_tangents)
         inputs = tuple([by_name.get(name, runtime.ZERO) for name in entry.inputs])

@@ -1295,6 +1295,15 @@ def float32_slices_outer_norm(xs, v):
     return sum(items) * math.cos(1.0) * (1.5 + np.sin(np.mean(v)))
 
 
+def _scaled(x, *extra, **opts):
+    return x * opts["scale"] + sum(extra) * opts.get("shift", 1.0)
+
+
+def keywords_into_a_double_star_helper(x, s):
+    """Differentiated keywords that only `**opts` takes (forward mode once dropped their tangents)."""
+    return _scaled(x, x * s, scale=s, shift=x) + _scaled(s, scale=2.0) + _scaled(x, s, shift=s, scale=x * x)
+
+
 CORPUS = [
     Case(scalar_poly, (0.7, -1.3)),
     Case(scalar_division_chain, (1.2, 0.8)),
@@ -1466,4 +1475,5 @@ CORPUS = [
     Case(float_stored_into_an_integer_array, (0.7,)),
     Case(name_rebound_to_a_second_closure, (_vec(2),)),
     Case(float32_slices_outer_norm, ([1.4, 1.4, 1.2], np.array([1.3, 0.6, 1.2], dtype=np.float32))),
+    Case(keywords_into_a_double_star_helper, (0.7, 1.3)),
 ]
